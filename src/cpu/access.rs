@@ -1,0 +1,279 @@
+//! Memory accesses as an instruction makes them: segment checks (limit, rights), then paging,
+//! then the bus.
+//!
+//! Intel SDM Vol. 3A §5.3 (limit checking), §5.4-5.6 (type and privilege checks on data
+//! access), §3.4.5.1 (expand-down segments), §20.1.1 (the 64 KiB real-mode limit: an access that
+//! reaches past offset 0xFFFF raises #GP, or #SS for the stack segment).
+//! Paging (CR0.PG) is in [`super::paging`]-to-be; with paging off a linear address is physical.
+
+use super::fault::{Fault, Res, Why};
+use super::regs::{Seg, SegAttr};
+use super::{Cpu, CpuBus, Cr0};
+
+/// The kind of access, for segment-rights and page-rights checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+impl Cpu {
+    /// Checks an access of `size` bytes at `seg:off` and returns its linear address.
+    #[inline]
+    pub fn linear(&self, seg: Seg, off: u32, size: u32, acc: Access) -> Res<u32> {
+        let s = &self.seg[seg as usize];
+        let last = off.wrapping_add(size - 1);
+        if !s.attr.contains(SegAttr::DC) || s.attr.contains(SegAttr::CODE) {
+            // Expand-up (or code): offset..offset+size-1 must lie within 0..=limit.
+            if last > s.limit || last < off {
+                return Err(self.limit_fault(seg, off, size));
+            }
+        } else {
+            // Expand-down: valid offsets are limit+1 ..= 0xFFFF or 0xFFFFFFFF (D/B).
+            let upper = if s.big() { u32::MAX } else { 0xFFFF };
+            if off <= s.limit || last > upper || last < off {
+                return Err(self.limit_fault(seg, off, size));
+            }
+        }
+        if self.protected() {
+            self.check_rights(seg, acc)?;
+        }
+        Ok(s.base.wrapping_add(off))
+    }
+
+    #[cold]
+    fn limit_fault(&self, seg: Seg, off: u32, size: u32) -> Fault {
+        let why =
+            Why::SegmentLimit { seg: seg as u8, offset: off, size: size as u8, limit: self.seg[seg as usize].limit };
+        if seg == Seg::Ss { Fault::ss0(why) } else { Fault::gp0(why) }
+    }
+
+    /// Type checks on a data access in protected mode (SDM Vol. 3A §5.4.1): a null (unusable)
+    /// segment, a write to a read-only or code segment, a read of an execute-only code segment.
+    #[inline]
+    fn check_rights(&self, seg: Seg, acc: Access) -> Res<()> {
+        let a = self.seg[seg as usize].attr;
+        if !a.contains(SegAttr::P) {
+            return Err(Fault::gp0(Why::Selector {
+                selector: self.seg[seg as usize].selector,
+                rule: "segment register holds a null selector",
+            }));
+        }
+        let bad = match acc {
+            Access::Write => a.contains(SegAttr::CODE) || !a.contains(SegAttr::RW),
+            Access::Read => a.contains(SegAttr::CODE) && !a.contains(SegAttr::RW),
+            Access::Exec => false,
+        };
+        if bad {
+            let rule = if acc == Access::Write {
+                "write to a read-only or code segment"
+            } else {
+                "read of an execute-only code segment"
+            };
+            let why = Why::Selector { selector: self.seg[seg as usize].selector, rule };
+            return Err(if seg == Seg::Ss { Fault::ss0(why) } else { Fault::gp0(why) });
+        }
+        Ok(())
+    }
+
+    /// Translates a linear address to a physical one (paging and the A20 gate).
+    #[inline]
+    pub fn translate<B: CpuBus>(&mut self, bus: &mut B, lin: u32, acc: Access) -> Res<u32> {
+        if !self.cr0.contains(Cr0::PG) {
+            return Ok(lin & self.a20_mask);
+        }
+        self.page_walk(bus, lin, acc, self.cpl == 3).map(|p| p & self.a20_mask)
+    }
+
+    /// 32-bit two-level page walk with 4 KiB pages (SDM Vol. 3A §4.3). Sets accessed and dirty
+    /// bits; raises #PF with CR2 and the error code on a not-present or protection fault.
+    pub fn page_walk<B: CpuBus>(&mut self, bus: &mut B, lin: u32, acc: Access, user: bool) -> Res<u32> {
+        let write = acc == Access::Write;
+        let pde_addr = (self.cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
+        let pde = bus.read32(pde_addr & self.a20_mask);
+        let fault = |cpu: &mut Cpu, present: bool| {
+            let error =
+                present as u32 | (write as u32) << 1 | (user as u32) << 2 | ((acc == Access::Exec) as u32 & 0) << 4;
+            cpu.cr2 = lin;
+            Fault::with_error(super::fault::vector::PF, error, Why::Page { linear: lin, error })
+        };
+        if pde & 1 == 0 {
+            return Err(fault(self, false));
+        }
+        let pte_addr = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC);
+        let pte = bus.read32(pte_addr & self.a20_mask);
+        if pte & 1 == 0 {
+            return Err(fault(self, false));
+        }
+        let rights = pde & pte;
+        let wp = self.cr0.contains(Cr0::WP);
+        if (user && rights & 4 == 0) || (write && rights & 2 == 0 && (user || wp)) {
+            return Err(fault(self, true));
+        }
+        if pde & 0x20 == 0 {
+            bus.write32(pde_addr & self.a20_mask, pde | 0x20);
+        }
+        let new_pte = pte | 0x20 | if write { 0x40 } else { 0 };
+        if new_pte != pte {
+            bus.write32(pte_addr & self.a20_mask, new_pte);
+        }
+        Ok((pte & 0xFFFF_F000) | (lin & 0xFFF))
+    }
+
+    // ---- linear-address accesses -------------------------------------------------------
+
+    #[inline]
+    fn phys_w<B: CpuBus>(&mut self, bus: &mut B, lin: u32, size: u32) -> Res<u32> {
+        let p = self.translate(bus, lin, Access::Write)?;
+        if self.cache.note_write(p, size) {
+            self.invalidate_cursor();
+        }
+        Ok(p)
+    }
+
+    pub fn read_lin8<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u8> {
+        let p = self.translate(bus, lin, Access::Read)?;
+        Ok(bus.read8(p))
+    }
+    pub fn read_lin16<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u16> {
+        if lin & 0xFFF > 0xFFE {
+            let lo = self.read_lin8(bus, lin)?;
+            let hi = self.read_lin8(bus, lin.wrapping_add(1))?;
+            return Ok(u16::from_le_bytes([lo, hi]));
+        }
+        let p = self.translate(bus, lin, Access::Read)?;
+        Ok(bus.read16(p))
+    }
+    pub fn read_lin32<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u32> {
+        if lin & 0xFFF > 0xFFC {
+            let mut b = [0u8; 4];
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = self.read_lin8(bus, lin.wrapping_add(i as u32))?;
+            }
+            return Ok(u32::from_le_bytes(b));
+        }
+        let p = self.translate(bus, lin, Access::Read)?;
+        Ok(bus.read32(p))
+    }
+    pub fn write_lin8<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u8) -> Res<()> {
+        let p = self.phys_w(bus, lin, 1)?;
+        bus.write8(p, v);
+        Ok(())
+    }
+    pub fn write_lin16<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u16) -> Res<()> {
+        if lin & 0xFFF > 0xFFE {
+            // Check both pages before writing either, so a fault leaves memory unchanged.
+            let p0 = self.phys_w(bus, lin, 1)?;
+            let p1 = self.phys_w(bus, lin.wrapping_add(1), 1)?;
+            let b = v.to_le_bytes();
+            bus.write8(p0, b[0]);
+            bus.write8(p1, b[1]);
+            return Ok(());
+        }
+        let p = self.phys_w(bus, lin, 2)?;
+        bus.write16(p, v);
+        Ok(())
+    }
+    pub fn write_lin32<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u32) -> Res<()> {
+        if lin & 0xFFF > 0xFFC {
+            let mut ps = [0u32; 4];
+            for (i, p) in ps.iter_mut().enumerate() {
+                *p = self.phys_w(bus, lin.wrapping_add(i as u32), 1)?;
+            }
+            for (p, b) in ps.iter().zip(v.to_le_bytes()) {
+                bus.write8(*p, b);
+            }
+            return Ok(());
+        }
+        let p = self.phys_w(bus, lin, 4)?;
+        bus.write32(p, v);
+        Ok(())
+    }
+
+    // ---- segment:offset accesses -------------------------------------------------------
+
+    pub fn read8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u8> {
+        let lin = self.linear(seg, off, 1, Access::Read)?;
+        self.read_lin8(bus, lin)
+    }
+    pub fn read16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u16> {
+        let lin = self.linear(seg, off, 2, Access::Read)?;
+        self.read_lin16(bus, lin)
+    }
+    pub fn read32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u32> {
+        let lin = self.linear(seg, off, 4, Access::Read)?;
+        self.read_lin32(bus, lin)
+    }
+    pub fn write8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u8) -> Res<()> {
+        let lin = self.linear(seg, off, 1, Access::Write)?;
+        self.write_lin8(bus, lin, v)
+    }
+    pub fn write16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u16) -> Res<()> {
+        let lin = self.linear(seg, off, 2, Access::Write)?;
+        self.write_lin16(bus, lin, v)
+    }
+    pub fn write32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u32) -> Res<()> {
+        let lin = self.linear(seg, off, 4, Access::Write)?;
+        self.write_lin32(bus, lin, v)
+    }
+
+    /// Reads `size` (1, 2 or 4) bytes, zero-extended.
+    pub fn read_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32) -> Res<u32> {
+        match size {
+            1 => self.read8(bus, seg, off).map(u32::from),
+            2 => self.read16(bus, seg, off).map(u32::from),
+            _ => self.read32(bus, seg, off),
+        }
+    }
+    /// Writes the low `size` (1, 2 or 4) bytes of `v`.
+    pub fn write_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32, v: u32) -> Res<()> {
+        match size {
+            1 => self.write8(bus, seg, off, v as u8),
+            2 => self.write16(bus, seg, off, v as u16),
+            _ => self.write32(bus, seg, off, v),
+        }
+    }
+
+    // ---- the stack -----------------------------------------------------------------------
+
+    /// Stack pointer width from SS.B: 32-bit ESP or 16-bit SP (SDM Vol. 3A §3.4.5).
+    #[inline]
+    pub fn stack32(&self) -> bool {
+        self.seg[Seg::Ss as usize].big()
+    }
+    #[inline]
+    pub fn sp(&self) -> u32 {
+        if self.stack32() { self.gpr[super::regs::ESP] } else { self.gpr[super::regs::ESP] & 0xFFFF }
+    }
+    #[inline]
+    pub fn set_sp(&mut self, v: u32) {
+        let esp = &mut self.gpr[super::regs::ESP];
+        if self.seg[Seg::Ss as usize].big() { *esp = v } else { *esp = (*esp & 0xFFFF_0000) | (v & 0xFFFF) }
+    }
+    /// The stack offset `delta` bytes from the current top, wrapped to the stack width.
+    #[inline]
+    pub fn sp_offset(&self, delta: u32) -> u32 {
+        let v = self.sp().wrapping_add(delta);
+        if self.stack32() { v } else { v & 0xFFFF }
+    }
+
+    /// Pushes `size` (2 or 4) bytes. ESP changes only if the write succeeds.
+    pub fn push<B: CpuBus>(&mut self, bus: &mut B, size: u32, v: u32) -> Res<()> {
+        let new_sp = self.sp_offset(size.wrapping_neg());
+        self.write_sized(bus, Seg::Ss, new_sp, size, v)?;
+        self.set_sp(new_sp);
+        Ok(())
+    }
+    /// Pops `size` (2 or 4) bytes. ESP changes only if the read succeeds.
+    pub fn pop<B: CpuBus>(&mut self, bus: &mut B, size: u32) -> Res<u32> {
+        let v = self.read_sized(bus, Seg::Ss, self.sp(), size)?;
+        self.set_sp(self.sp_offset(size));
+        Ok(v)
+    }
+    /// Reads the stack `delta` bytes above the top without popping.
+    pub fn peek<B: CpuBus>(&mut self, bus: &mut B, delta: u32, size: u32) -> Res<u32> {
+        let off = self.sp_offset(delta);
+        self.read_sized(bus, Seg::Ss, off, size)
+    }
+}

@@ -1,0 +1,77 @@
+//! Decimal arithmetic: DAA, DAS, AAA, AAS, AAM, AAD (SDM Vol. 2A, the pages of those names).
+//!
+//! Undefined flags follow Intel P6-and-later hardware: DAA/DAS set OF as the signed overflow of
+//! the adjustment, AAM sets CF = OF = AF = 0, AAD sets CF, OF and AF as the addition
+//! AL + AH * imm8 does, and AAA/AAS leave SF, ZF, PF and OF as they were. The
+//! hardware-captured tests and the host-CPU property tests check these.
+
+use crate::cpu::fault::{Fault, Res, Why, vector};
+use crate::cpu::regs::EAX;
+use crate::cpu::{Cpu, Eflags};
+use iced_x86::{Instruction, Mnemonic as M};
+
+pub fn exec(cpu: &mut Cpu, ins: &Instruction) -> Res<()> {
+    let al = cpu.gpr[EAX] & 0xFF;
+    let ah = (cpu.gpr[EAX] >> 8) & 0xFF;
+    let af = cpu.flags.af();
+    let cf = cpu.flags.cf();
+    match ins.mnemonic() {
+        M::Daa | M::Das => {
+            let add = ins.mnemonic() == M::Daa;
+            let mut new = al;
+            let (mut ncf, mut naf) = (false, false);
+            if al & 0xF > 9 || af {
+                new = if add { new.wrapping_add(6) } else { new.wrapping_sub(6) } & 0xFF;
+                ncf = cf || if add { al + 6 > 0xFF } else { al < 6 };
+                naf = true;
+            }
+            if al > 0x99 || cf {
+                new = if add { new.wrapping_add(0x60) } else { new.wrapping_sub(0x60) } & 0xFF;
+                ncf = true;
+            }
+            let of = if add { !al & new & 0x80 != 0 } else { al & !new & 0x80 != 0 };
+            cpu.set_gpr_sized(EAX, 1, new);
+            cpu.flags.set_szp_c_o_a(8, new, ncf, of, naf);
+        }
+        M::Aaa | M::Aas => {
+            let add = ins.mnemonic() == M::Aaa;
+            let adjust = al & 0xF > 9 || af;
+            let ax = cpu.gpr[EAX] & 0xFFFF;
+            let new_ax = if !adjust {
+                ax
+            } else if add {
+                ax.wrapping_add(0x106)
+            } else {
+                let lo = al.wrapping_sub(6) & 0xFF;
+                let hi = ah.wrapping_sub(1) & 0xFF;
+                (hi << 8) | lo
+            } & 0xFFFF;
+            let new_ax = new_ax & 0xFF0F;
+            cpu.set_gpr_sized(EAX, 2, new_ax);
+            let f = cpu.flags.eflags();
+            let mut bits = f & !(Eflags::CF | Eflags::AF).bits();
+            if adjust {
+                bits |= (Eflags::CF | Eflags::AF).bits();
+            }
+            cpu.flags.set_masked(bits, Eflags::STATUS.bits());
+        }
+        M::Aam => {
+            let base = ins.immediate8() as u32;
+            if base == 0 {
+                return Err(Fault::new(vector::DE, Why::DivideError { divisor_zero: true }));
+            }
+            let (q, r) = (al / base, al % base);
+            cpu.set_gpr_sized(EAX, 2, (q << 8) | r);
+            cpu.flags.set_szp_c_o_a(8, r, false, false, false);
+        }
+        _ => {
+            // AAD
+            let base = ins.immediate8() as u32;
+            let prod = (ah * base) & 0xFF;
+            let res = (al + prod) & 0xFF;
+            cpu.set_gpr_sized(EAX, 2, res);
+            cpu.flags.set_add(8, al, prod, res, 0);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Port I/O: IN, OUT, and the protection checks of INS/OUTS too (SDM Vol. 1 §18.2-18.3).
+//!
+//! In protected mode an I/O instruction at CPL > IOPL, and any I/O instruction in virtual-8086
+//! mode, is allowed only if every bit for the accessed ports in the TSS I/O permission bitmap
+//! is 0. Every access that passes goes to the bus: this is the "trap" in trap-and-emulate.
+
+use crate::cpu::fault::{Fault, Res, Why};
+use crate::cpu::regs::EDX;
+use crate::cpu::{Cpu, CpuBus, Mode};
+use iced_x86::{Instruction, Mnemonic as M, OpKind};
+
+impl Cpu {
+    /// Checks that the current privilege allows `size` bytes of I/O at `port`.
+    pub fn check_io<B: CpuBus>(&mut self, bus: &mut B, port: u16, size: u32) -> Res<()> {
+        let mode = self.mode();
+        if mode == Mode::Real || (mode == Mode::Protected && self.cpl <= self.flags.iopl()) {
+            return Ok(());
+        }
+        let deny = Fault::gp0(Why::Iopl {
+            cpl: if mode == Mode::Virtual8086 { 3 } else { self.cpl },
+            iopl: self.flags.iopl(),
+        });
+        // Only a 32-bit TSS (type 9 or 11) has a bitmap; its offset is the word at 0x66.
+        let tss = self.tr;
+        if tss.attr.typ() & 0x7 != 0x1 && tss.attr.typ() & 0x7 != 0x3 || tss.attr.typ() & 0x8 == 0 || tss.limit < 0x67 {
+            return Err(deny);
+        }
+        let map = self.read_lin16(bus, tss.base.wrapping_add(0x66))? as u32;
+        let byte = map + (port as u32 >> 3);
+        if byte + 1 > tss.limit {
+            return Err(deny);
+        }
+        let bits = self.read_lin16(bus, tss.base.wrapping_add(byte))? as u32;
+        let mask = ((1u32 << size) - 1) << (port & 7);
+        if bits & mask != 0 {
+            return Err(deny);
+        }
+        Ok(())
+    }
+}
+
+pub fn in_out<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
+    let (port_op, data_op) = if ins.mnemonic() == M::In { (1, 0) } else { (0, 1) };
+    let port = if ins.op_kind(port_op) == OpKind::Register { cpu.gpr[EDX] as u16 } else { ins.immediate8() as u16 };
+    let reg = ins.op_register(data_op);
+    let size = crate::cpu::operand::reg_size(reg);
+    cpu.check_io(bus, port, size)?;
+    if ins.mnemonic() == M::In {
+        let v = bus.io_in(port, size as u8);
+        cpu.set_reg(reg, v);
+    } else {
+        bus.io_out(port, size as u8, cpu.reg(reg));
+        // Let the run loop see whether the write asked the machine to stop.
+        cpu.break_loop = true;
+    }
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! The interpreter: an IA-32 CPU that executes instructions decoded by iced-x86.
+//!
+//! The CPU owns its registers, its decoded-instruction cache and (later) its TLB. Everything
+//! outside the chip — RAM, ROM, devices, the interrupt controller — is reached through the
+//! [`CpuBus`] trait, which the machine implements for the PC and the tests implement as flat
+//! memory. The CPU never names a device.
+//!
+//! One call of [`Cpu::step`] takes one external interrupt or executes one instruction:
+//!
+//! ```text
+//!   fetch (trace cursor or cache lookup, decode on a miss)
+//!     -> execute (exec::execute: one match on the mnemonic, handlers per family)
+//!       -> Ok: commit EIP, count the instruction, single-step trap if TF was set
+//!       -> Err(Fault): deliver the exception (interrupt.rs), EIP still at the faulting instruction
+//! ```
+//!
+//! Intel SDM Vol. 3A §6.6 (restart rules), Vol. 1 §3 (execution environment).
+
+pub mod access;
+pub mod decode;
+pub mod exec;
+pub mod fault;
+pub mod flags;
+pub mod interrupt;
+pub mod operand;
+pub mod regs;
+pub mod segment;
+
+use decode::{DecodeCache, Decoded, Trace};
+pub use fault::{Fault, Res, Why};
+pub use flags::{Eflags, Flags};
+use iced_x86::Instruction;
+pub use regs::{Cr0, Cr4, Seg, SegAttr, Segment, TableReg};
+
+/// Everything outside the CPU, as the CPU sees it. Addresses are physical (after segmentation,
+/// paging and the A20 gate).
+pub trait CpuBus {
+    fn read8(&mut self, addr: u32) -> u8;
+    fn write8(&mut self, addr: u32, value: u8);
+
+    fn read16(&mut self, addr: u32) -> u16 {
+        u16::from_le_bytes([self.read8(addr), self.read8(addr.wrapping_add(1))])
+    }
+    fn read32(&mut self, addr: u32) -> u32 {
+        u32::from_le_bytes([
+            self.read8(addr),
+            self.read8(addr.wrapping_add(1)),
+            self.read8(addr.wrapping_add(2)),
+            self.read8(addr.wrapping_add(3)),
+        ])
+    }
+    fn write16(&mut self, addr: u32, value: u16) {
+        let b = value.to_le_bytes();
+        self.write8(addr, b[0]);
+        self.write8(addr.wrapping_add(1), b[1]);
+    }
+    fn write32(&mut self, addr: u32, value: u32) {
+        for (i, b) in value.to_le_bytes().into_iter().enumerate() {
+            self.write8(addr.wrapping_add(i as u32), b);
+        }
+    }
+    /// Copies code bytes for the decoder (`buf.len()` never crosses a 4 KiB page).
+    fn fetch(&mut self, addr: u32, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.read8(addr.wrapping_add(i as u32));
+        }
+    }
+
+    /// IN from a port; `size` is 1, 2 or 4 bytes.
+    fn io_in(&mut self, port: u16, size: u8) -> u32;
+    /// OUT to a port; `size` is 1, 2 or 4 bytes.
+    fn io_out(&mut self, port: u16, size: u8, value: u32);
+
+    /// True while the INTR line is asserted (an interrupt controller has a request).
+    fn intr(&self) -> bool {
+        false
+    }
+    /// Interrupt-acknowledge cycle: returns the vector (SDM Vol. 3A §6.3.1).
+    fn inta(&mut self) -> u8 {
+        0
+    }
+    /// True when the machine wants the run loop to return (exit device, stop request).
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// Operating mode, derived from CR0.PE and EFLAGS.VM (SDM Vol. 3A §2.2, Figure 2-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Real,
+    Protected,
+    Virtual8086,
+}
+
+/// Why [`Cpu::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget is used up.
+    Budget,
+    /// HLT: the CPU waits for an interrupt.
+    Halted,
+    /// The bus asked to stop (exit device, debugger).
+    Stop,
+    /// A fault occurred while delivering a double fault: the CPU shut down (SDM Vol. 3A §6.15,
+    /// Interrupt 8). The PC turns a shutdown into a reset.
+    TripleFault,
+}
+
+/// A fault as it was raised, with where it happened (for the debugger's `explain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultRecord {
+    pub fault: Fault,
+    pub cs: u16,
+    pub eip: u32,
+    pub cpl: u8,
+    pub icount: u64,
+}
+
+/// Where the CPU is in the current trace of the decode cache.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    trace: Trace,
+    /// Index of the next instruction within the trace.
+    pos: u32,
+    /// EIP at which that instruction starts.
+    eip: u32,
+}
+
+/// An IA-32 processor.
+pub struct Cpu {
+    /// General registers, by encoding number (`regs::EAX` …).
+    pub gpr: [u32; 8],
+    pub eip: u32,
+    /// EIP of the instruction after the one executing; branches overwrite it.
+    pub next_eip: u32,
+    pub flags: Flags,
+    /// Segment registers, indexed by `Seg as usize`.
+    pub seg: [Segment; 6],
+    pub gdtr: TableReg,
+    pub idtr: TableReg,
+    pub ldtr: Segment,
+    pub tr: Segment,
+    pub cr0: Cr0,
+    pub cr2: u32,
+    pub cr3: u32,
+    pub cr4: Cr4,
+    pub dr: [u32; 8],
+    /// Current privilege level (SDM Vol. 3A §5.5).
+    pub cpl: u8,
+    /// In HLT, waiting for an interrupt.
+    pub halted: bool,
+    /// Set by a triple fault; cleared by reset.
+    pub shutdown: bool,
+    /// Interrupts are inhibited for one instruction after STI, MOV SS and POP SS.
+    pub inhibit_irq: bool,
+    /// A20 mask applied to every physical address (the A20M# pin; all ones when A20 is on).
+    pub a20_mask: u32,
+    /// Instructions retired since reset.
+    pub icount: u64,
+    /// The last exception raised, for the debugger.
+    pub last_fault: Option<FaultRecord>,
+    /// Set when the run loop must return after the current instruction (e.g. an OUT the bus
+    /// wants to act on).
+    pub break_loop: bool,
+    /// Added to the instruction count to form the time-stamp counter (WRMSR to the TSC).
+    pub tsc_offset: u64,
+    /// IA32_SYSENTER_CS, _ESP, _EIP.
+    pub sysenter: [u32; 3],
+    pub cache: DecodeCache,
+    cursor: Cursor,
+}
+
+impl Default for Cpu {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cpu {
+    /// A CPU in its power-on state.
+    pub fn new() -> Cpu {
+        let mut cpu = Cpu {
+            gpr: [0; 8],
+            eip: 0,
+            next_eip: 0,
+            flags: Flags::default(),
+            seg: [Segment::RESET_DATA; 6],
+            gdtr: TableReg::default(),
+            idtr: TableReg::default(),
+            ldtr: Segment::RESET_DATA,
+            tr: Segment::RESET_DATA,
+            cr0: Cr0::ET,
+            cr2: 0,
+            cr3: 0,
+            cr4: Cr4::empty(),
+            dr: [0; 8],
+            cpl: 0,
+            halted: false,
+            shutdown: false,
+            inhibit_irq: false,
+            a20_mask: u32::MAX,
+            icount: 0,
+            last_fault: None,
+            break_loop: false,
+            tsc_offset: 0,
+            sysenter: [0; 3],
+            cache: DecodeCache::new(),
+            cursor: Cursor::default(),
+        };
+        cpu.reset();
+        cpu
+    }
+
+    /// RESET (SDM Vol. 3A §9.1.1, Table 9-1): real mode, CS:EIP = F000:FFF0 with CS base
+    /// FFFF0000, EDX = processor signature. The decode cache is kept but flushed.
+    pub fn reset(&mut self) {
+        self.gpr = [0; 8];
+        self.gpr[regs::EDX] = interrupt::CPU_SIGNATURE;
+        self.eip = 0xFFF0;
+        self.next_eip = 0xFFF0;
+        self.flags = Flags::new(0x2);
+        self.seg = [Segment::RESET_DATA; 6];
+        self.seg[Seg::Cs as usize] = Segment::RESET_CODE;
+        self.gdtr = TableReg { base: 0, limit: 0xFFFF };
+        self.idtr = TableReg { base: 0, limit: 0xFFFF };
+        self.ldtr = Segment { attr: SegAttr::from_bits_retain(0x82), ..Segment::RESET_DATA };
+        self.tr = Segment { attr: SegAttr::from_bits_retain(0x8B), ..Segment::RESET_DATA };
+        self.cr0 = Cr0::ET | Cr0::CD | Cr0::NW;
+        self.cr2 = 0;
+        self.cr3 = 0;
+        self.cr4 = Cr4::empty();
+        self.dr = [0, 0, 0, 0, 0, 0, 0xFFFF0FF0, 0x400];
+        self.cpl = 0;
+        self.halted = false;
+        self.shutdown = false;
+        self.inhibit_irq = false;
+        self.break_loop = false;
+        self.cache.flush();
+        self.invalidate_cursor();
+    }
+
+    /// The operating mode.
+    #[inline]
+    pub fn mode(&self) -> Mode {
+        if !self.cr0.contains(Cr0::PE) {
+            Mode::Real
+        } else if self.flags.get(Eflags::VM) {
+            Mode::Virtual8086
+        } else {
+            Mode::Protected
+        }
+    }
+
+    /// True in protected mode proper (not real, not virtual-8086).
+    #[inline]
+    pub fn protected(&self) -> bool {
+        self.mode() == Mode::Protected
+    }
+
+    /// A segment register.
+    #[inline]
+    pub fn sreg(&self, s: Seg) -> &Segment {
+        &self.seg[s as usize]
+    }
+
+    /// Stops using the current trace (after anything that may change how code is mapped).
+    #[inline]
+    pub fn invalidate_cursor(&mut self) {
+        self.cursor.trace.len = 0;
+    }
+
+    /// Runs until the budget is used, the CPU halts, the bus asks to stop, or a triple fault.
+    pub fn run<B: CpuBus>(&mut self, bus: &mut B, budget: u64) -> RunExit {
+        let end = self.icount.saturating_add(budget);
+        self.break_loop = false;
+        while self.icount < end {
+            self.step(bus);
+            if self.break_loop {
+                self.break_loop = false;
+                if self.shutdown {
+                    return RunExit::TripleFault;
+                }
+                if bus.stop_requested() {
+                    return RunExit::Stop;
+                }
+            }
+            if self.halted {
+                // Only an interrupt can end HLT; the machine advances time until one comes.
+                if !(self.flags.get(Eflags::IF) && bus.intr()) {
+                    return RunExit::Halted;
+                }
+            }
+        }
+        RunExit::Budget
+    }
+
+    /// Takes a pending external interrupt, or executes one instruction.
+    pub fn step<B: CpuBus>(&mut self, bus: &mut B) {
+        if self.shutdown {
+            return;
+        }
+        if self.inhibit_irq {
+            self.inhibit_irq = false;
+        } else if self.flags.get(Eflags::IF) && bus.intr() {
+            let vector = bus.inta();
+            self.halted = false;
+            interrupt::external(self, bus, vector);
+            return;
+        }
+        if self.halted {
+            return;
+        }
+        let ins = match self.fetch(bus) {
+            Ok(ins) => ins,
+            Err(f) => {
+                self.raise(bus, f);
+                return;
+            }
+        };
+        let trap = self.flags.get(Eflags::TF);
+        match exec::execute(self, bus, &ins) {
+            Ok(()) => {
+                self.eip = self.next_eip;
+                self.icount += 1;
+                if trap {
+                    interrupt::single_step_trap(self, bus);
+                }
+            }
+            Err(f) => {
+                self.invalidate_cursor();
+                self.raise(bus, f);
+            }
+        }
+    }
+
+    /// Records and delivers a fault raised by the current instruction.
+    pub fn raise<B: CpuBus>(&mut self, bus: &mut B, f: Fault) {
+        self.last_fault = Some(FaultRecord {
+            fault: f,
+            cs: self.seg[Seg::Cs as usize].selector,
+            eip: self.eip,
+            cpl: self.cpl,
+            icount: self.icount,
+        });
+        log::debug!(
+            "{} at {:04x}:{:08x} (instruction {})",
+            f,
+            self.seg[Seg::Cs as usize].selector,
+            self.eip,
+            self.icount
+        );
+        interrupt::exception(self, bus, f);
+    }
+
+    /// Fetches (from the trace cursor, the cache, or the decoder) the instruction at CS:EIP,
+    /// checks it against the CS limit and sets `next_eip`.
+    #[inline]
+    fn fetch<B: CpuBus>(&mut self, bus: &mut B) -> Res<Instruction> {
+        let c = self.cursor;
+        if c.pos < c.trace.len && c.eip == self.eip && self.cache.page_gen(c.trace.page) == c.trace.generation {
+            let ins = *self.cache.instr(c.trace.start + c.pos);
+            return self.accept(ins, true);
+        }
+        self.fetch_slow(bus)
+    }
+
+    /// Checks the CS limit for a fetched instruction and sets `next_eip`; advances the cursor.
+    #[inline]
+    fn accept(&mut self, ins: Instruction, from_trace: bool) -> Res<Instruction> {
+        let len = ins.len() as u32;
+        let limit = self.seg[Seg::Cs as usize].limit;
+        let last = self.eip.wrapping_add(len - 1);
+        if last > limit || last < self.eip {
+            self.invalidate_cursor();
+            return Err(Fault::gp0(Why::SegmentLimit { seg: Seg::Cs as u8, offset: self.eip, size: len as u8, limit }));
+        }
+        self.next_eip = self.eip.wrapping_add(len);
+        if from_trace {
+            self.cursor.pos += 1;
+            self.cursor.eip = self.next_eip;
+        }
+        if ins.is_invalid() {
+            return Err(Fault::ud());
+        }
+        Ok(ins)
+    }
+
+    #[cold]
+    fn fetch_slow<B: CpuBus>(&mut self, bus: &mut B) -> Res<Instruction> {
+        let cs = self.seg[Seg::Cs as usize];
+        let big = cs.big();
+        let lin = cs.base.wrapping_add(self.eip);
+        if self.eip > cs.limit {
+            return Err(Fault::gp0(Why::SegmentLimit {
+                seg: Seg::Cs as u8,
+                offset: self.eip,
+                size: 1,
+                limit: cs.limit,
+            }));
+        }
+        let phys = self.translate(bus, lin, access::Access::Exec)?;
+        if let Some(t) = self.cache.lookup(phys, big) {
+            self.cursor = Cursor { trace: t, pos: 0, eip: self.eip };
+            return self.fetch(bus);
+        }
+        let room = 0x1000 - (phys & 0xFFF) as usize;
+        let mut buf = [0u8; 0x1000];
+        bus.fetch(phys, &mut buf[..room]);
+        if let Some(t) = self.cache.fill(phys, big, &buf[..room]) {
+            self.cursor = Cursor { trace: t, pos: 0, eip: self.eip };
+            return self.fetch(bus);
+        }
+        // The instruction crosses into the next page: fetch the rest through its own
+        // translation and decode it uncached.
+        self.invalidate_cursor();
+        let mut bytes = [0u8; 15];
+        let first = room.min(15);
+        bytes[..first].copy_from_slice(&buf[..first]);
+        let next_phys = self.translate(bus, lin.wrapping_add(room as u32), access::Access::Exec)?;
+        bus.fetch(next_phys, &mut bytes[first..]);
+        match decode::decode_one(&bytes, if big { 32 } else { 16 }, phys as u64) {
+            Decoded::Ok(ins) => self.accept(ins, false),
+            Decoded::TooLong => Err(Fault::gp0(Why::TooLong)),
+            Decoded::NeedMore => Err(Fault::gp0(Why::TooLong)),
+        }
+    }
+}

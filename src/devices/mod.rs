@@ -1,0 +1,8 @@
+//! Device models, one module per chip or port, named after the part.
+//!
+//! Devices never reach into the CPU or into each other: they answer port and memory accesses and
+//! report what they want done (an exit request, later an IRQ line or a deadline) for the machine
+//! to route.
+
+pub mod debugcon;
+pub mod debugexit;

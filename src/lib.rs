@@ -1,0 +1,14 @@
+//! # x86lab
+//!
+//! An educational x86 full-system emulator. The library holds everything a front end needs:
+//!
+//! - [`cpu`]: the IA-32 interpreter (iced-x86 decodes, x86lab executes);
+//! - [`machine`]: the PC wiring — memory map, port I/O, the run loop;
+//! - [`devices`]: one module per chip.
+//!
+//! The `x86lab` binary is a thin front over this library, so tests, the debugger and the window
+//! all drive the same [`machine::Machine`].
+
+pub mod cpu;
+pub mod devices;
+pub mod machine;
