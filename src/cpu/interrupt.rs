@@ -138,8 +138,12 @@ fn deliver_real<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, v: u8, ret: u32) -> Res<(
     Ok(())
 }
 
-/// Protected-mode delivery through the IDT. Implemented with the protected-mode work.
-fn deliver_protected<B: CpuBus>(cpu: &mut Cpu, _bus: &mut B, v: u8, _src: Source, _ret: u32) -> Res<()> {
-    let _ = cpu;
-    Err(Fault::gp0(Why::VectorBeyondTable { vector: v, limit: 0 }))
+/// Protected-mode and virtual-8086 delivery through the IDT ([`Cpu::deliver_protected`]).
+fn deliver_protected<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, v: u8, src: Source, ret: u32) -> Res<()> {
+    let (error, software) = match src {
+        Source::Exception(e) => (e, false),
+        Source::Software => (None, true),
+        Source::External => (None, false),
+    };
+    cpu.deliver_protected(bus, v, error, software, ret)
 }

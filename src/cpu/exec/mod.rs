@@ -12,6 +12,7 @@ pub mod bits;
 pub mod control;
 pub mod data;
 pub mod io;
+pub mod protected;
 pub mod shift;
 pub mod stack;
 pub mod string;
@@ -150,6 +151,17 @@ pub fn execute<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<
         // System and processor identification.
         M::Hlt => system::hlt(cpu),
         M::Wait => Ok(()),
+        M::Lldt
+        | M::Sldt
+        | M::Ltr
+        | M::Str
+        | M::Lar
+        | M::Lsl
+        | M::Verr
+        | M::Verw
+        | M::Arpl
+        | M::Sysenter
+        | M::Sysexit => protected::exec(cpu, bus, ins),
         _ => system::other(cpu, bus, ins),
     }
 }

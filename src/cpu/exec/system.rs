@@ -53,6 +53,10 @@ impl Cpu {
         if changed.intersects(Cr0::PG | Cr0::PE | Cr0::WP) {
             self.flush_tlb(true);
         }
+        if changed.contains(Cr0::PE) && !new.contains(Cr0::PE) {
+            // Back in real mode everything runs at privilege 0.
+            self.cpl = 0;
+        }
         if changed.contains(Cr0::PE) {
             log::debug!("CR0.PE={} at instruction {}", new.contains(Cr0::PE) as u8, self.icount);
         }
