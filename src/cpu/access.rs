@@ -195,26 +195,44 @@ impl Cpu {
 
     pub fn read8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u8> {
         let lin = self.linear(seg, off, 1, Access::Read)?;
+        if self.data_bps != 0 {
+            self.check_data_breakpoints(lin, 1, false);
+        }
         self.read_lin8(bus, lin)
     }
     pub fn read16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u16> {
         let lin = self.linear(seg, off, 2, Access::Read)?;
+        if self.data_bps != 0 {
+            self.check_data_breakpoints(lin, 2, false);
+        }
         self.read_lin16(bus, lin)
     }
     pub fn read32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u32> {
         let lin = self.linear(seg, off, 4, Access::Read)?;
+        if self.data_bps != 0 {
+            self.check_data_breakpoints(lin, 4, false);
+        }
         self.read_lin32(bus, lin)
     }
     pub fn write8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u8) -> Res<()> {
         let lin = self.linear(seg, off, 1, Access::Write)?;
+        if self.data_bps != 0 {
+            self.check_data_breakpoints(lin, 1, true);
+        }
         self.write_lin8(bus, lin, v)
     }
     pub fn write16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u16) -> Res<()> {
         let lin = self.linear(seg, off, 2, Access::Write)?;
+        if self.data_bps != 0 {
+            self.check_data_breakpoints(lin, 2, true);
+        }
         self.write_lin16(bus, lin, v)
     }
     pub fn write32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u32) -> Res<()> {
         let lin = self.linear(seg, off, 4, Access::Write)?;
+        if self.data_bps != 0 {
+            self.check_data_breakpoints(lin, 4, true);
+        }
         self.write_lin32(bus, lin, v)
     }
 

@@ -110,6 +110,8 @@ pub enum Why {
     Privileged { cpl: u8 },
     /// An IOPL-sensitive instruction with CPL > IOPL (SDM Vol. 1 §18.2).
     Iopl { cpl: u8, iopl: u8 },
+    /// A debug exception; DR6 says which condition (SDM Vol. 3A §17.2.3).
+    Debug { dr6: u32 },
     /// A page-level protection or not-present fault (SDM Vol. 3A §4.7).
     Page { linear: u32, error: u32 },
     /// A protected-mode segment check failed; `rule` names it.
@@ -176,6 +178,18 @@ impl std::fmt::Display for Fault {
             }
             Why::Privileged { cpl } => write!(f, ": privileged instruction at CPL {cpl}"),
             Why::Iopl { cpl, iopl } => write!(f, ": CPL {cpl} > IOPL {iopl}"),
+            Why::Debug { dr6 } => {
+                let mut causes = Vec::new();
+                for i in 0..4 {
+                    if dr6 & (1 << i) != 0 {
+                        causes.push(format!("breakpoint DR{i}"));
+                    }
+                }
+                if dr6 & (1 << 14) != 0 {
+                    causes.push("single step (TF)".into());
+                }
+                write!(f, ": {} (DR6={dr6:#x})", causes.join(", "))
+            }
             Why::Page { linear, error } => write!(f, ": linear address {linear:#010x}, error code {error:#x}"),
             Why::Selector { selector, rule } => write!(f, ": selector {selector:#06x}: {rule}"),
         }

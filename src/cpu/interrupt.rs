@@ -89,11 +89,21 @@ pub fn software<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, v: u8) -> Res<()> {
     deliver(cpu, bus, v, Source::Software, ret)
 }
 
-/// The #DB trap after an instruction executed with TF=1 (SDM Vol. 3A §17.3.1.4). DR6.BS is set.
-pub fn single_step_trap<B: CpuBus>(cpu: &mut Cpu, bus: &mut B) {
-    cpu.dr[6] |= 1 << 14;
+/// The #DB trap after an instruction: single-step (TF was set when it began; DR6.BS) and/or a
+/// data breakpoint hit (DR6.B0-B3 already set) (SDM Vol. 3A §17.3.1.2, §17.3.1.4).
+pub fn debug_trap<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, single_step: bool) {
+    if single_step {
+        cpu.dr[6] |= 1 << 14;
+    }
     cpu.invalidate_cursor();
     let ret = cpu.eip;
+    cpu.last_fault = Some(FaultRecord {
+        fault: Fault::new(vector::DB, Why::Debug { dr6: cpu.dr[6] }),
+        cs: cpu.seg[Seg::Cs as usize].selector,
+        eip: cpu.eip,
+        cpl: cpu.cpl,
+        icount: cpu.icount,
+    });
     if let Err(f) = deliver(cpu, bus, vector::DB, Source::Exception(None), ret) {
         cpu.raise(bus, f);
     }

@@ -17,6 +17,7 @@
 //! Intel SDM Vol. 3A §6.6 (restart rules), Vol. 1 §3 (execution environment).
 
 pub mod access;
+pub mod debug;
 pub mod decode;
 pub mod exec;
 pub mod fault;
@@ -163,6 +164,12 @@ pub struct Cpu {
     /// Set when the run loop must return after the current instruction (e.g. an OUT the bus
     /// wants to act on).
     pub break_loop: bool,
+    /// Enabled instruction breakpoints (bit n = DRn), derived from DR7.
+    pub exec_bps: u8,
+    /// Enabled data breakpoints (bit n = DRn), derived from DR7.
+    pub data_bps: u8,
+    /// DR6 B0-B3 bits of data breakpoints hit by the current instruction (a #DB trap follows).
+    pub pending_db: u32,
     /// Added to the instruction count to form the time-stamp counter (WRMSR to the TSC).
     pub tsc_offset: u64,
     /// IA32_SYSENTER_CS, _ESP, _EIP.
@@ -203,6 +210,9 @@ impl Cpu {
             icount: 0,
             last_fault: None,
             break_loop: false,
+            exec_bps: 0,
+            data_bps: 0,
+            pending_db: 0,
             tsc_offset: 0,
             sysenter: [0; 3],
             cache: DecodeCache::new(),
@@ -231,6 +241,8 @@ impl Cpu {
         self.cr3 = 0;
         self.cr4 = Cr4::empty();
         self.dr = [0, 0, 0, 0, 0, 0, 0xFFFF0FF0, 0x400];
+        self.update_breakpoints();
+        self.pending_db = 0;
         self.cpl = 0;
         self.halted = false;
         self.shutdown = false;
@@ -318,13 +330,32 @@ impl Cpu {
                 return;
             }
         };
+        if self.exec_bps != 0 {
+            if self.flags.get(Eflags::RF) {
+                // RF suppresses instruction breakpoints for this one instruction.
+            } else {
+                let hits = self.exec_breakpoint_hits(self.seg[Seg::Cs as usize].base.wrapping_add(self.eip));
+                if hits != 0 {
+                    self.dr[6] = (self.dr[6] & !0xF) | hits;
+                    self.invalidate_cursor();
+                    self.raise(bus, Fault::new(fault::vector::DB, Why::Debug { dr6: self.dr[6] }));
+                    return;
+                }
+            }
+        }
         let trap = self.flags.get(Eflags::TF);
         match exec::execute(self, bus, &ins) {
             Ok(()) => {
                 self.eip = self.next_eip;
                 self.icount += 1;
-                if trap {
-                    interrupt::single_step_trap(self, bus);
+                if self.flags.get(Eflags::RF) {
+                    // RF is cleared once an instruction completes (SDM Vol. 3A §17.3.1.1).
+                    self.flags.set(Eflags::RF, false);
+                }
+                if trap || self.pending_db != 0 {
+                    let hits = std::mem::take(&mut self.pending_db);
+                    self.dr[6] = (self.dr[6] & !0xF) | hits;
+                    interrupt::debug_trap(self, bus, trap);
                 }
             }
             Err(f) => {

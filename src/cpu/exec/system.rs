@@ -25,6 +25,7 @@ pub mod msr {
 pub const CPUID_FEATURES_EDX: u32 = (1 << 4) // TSC
     | (1 << 5) // MSR
     | (1 << 8) // CX8
+    | (1 << 11) // SEP: SYSENTER/SYSEXIT
     | (1 << 15); // CMOV
 
 impl Cpu {
@@ -150,6 +151,7 @@ pub fn mov_to_special(cpu: &mut Cpu, ins: &Instruction) -> Res<()> {
             7 => (v & 0xFFFF_2BFF) | 0x400,
             _ => v,
         };
+        cpu.update_breakpoints();
         return Ok(());
     }
     Err(Fault::ud())
