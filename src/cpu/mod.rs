@@ -157,7 +157,8 @@ pub struct Cpu {
     pub inhibit_irq: bool,
     /// A20 mask applied to every physical address (the A20M# pin; all ones when A20 is on).
     pub a20_mask: u32,
-    /// Instructions retired since reset.
+    /// Instructions executed since power-on: those that completed plus those that ended in an
+    /// exception. Virtual time and the TSC derive from it.
     pub icount: u64,
     /// The last exception raised, for the debugger.
     pub last_fault: Option<FaultRecord>,
@@ -365,8 +366,10 @@ impl Cpu {
         }
     }
 
-    /// Records and delivers a fault raised by the current instruction.
+    /// Records and delivers a fault raised by the current instruction. The instruction counts
+    /// as executed (`icount`), so a guest stuck in a loop of faults still uses up its budget.
     pub fn raise<B: CpuBus>(&mut self, bus: &mut B, f: Fault) {
+        self.icount += 1;
         self.last_fault = Some(FaultRecord {
             fault: f,
             cs: self.seg[Seg::Cs as usize].selector,
