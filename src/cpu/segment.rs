@@ -70,7 +70,7 @@ impl Descriptor {
     /// Access byte and flags nibble, as the hidden cache stores them.
     pub fn attr(self) -> SegAttr {
         let d = self.0;
-        SegAttr::from_bits_retain((((d >> 40) & 0xFF) | (((d >> 52) & 0xF) << 8)) as u16)
+        SegAttr::from_bits_retain((((d >> 40) & 0xFF) | (((d >> 52) & 0xF) << 12)) as u16)
     }
     pub fn present(self) -> bool {
         self.attr().contains(SegAttr::P)
