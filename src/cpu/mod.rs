@@ -1,6 +1,6 @@
 //! The interpreter: an IA-32 CPU that executes instructions decoded by iced-x86.
 //!
-//! The CPU owns its registers, its decoded-instruction cache and (later) its TLB. Everything
+//! The CPU owns its registers, its decoded-instruction cache and its TLB ([`paging`]). Everything
 //! outside the chip — RAM, ROM, devices, the interrupt controller — is reached through the
 //! [`CpuBus`] trait, which the machine implements for the PC and the tests implement as flat
 //! memory. The CPU never names a device.
@@ -24,6 +24,7 @@ pub mod fault;
 pub mod flags;
 pub mod interrupt;
 pub mod operand;
+pub mod paging;
 pub mod regs;
 pub mod segment;
 
@@ -66,6 +67,10 @@ pub trait CpuBus {
             *b = self.read8(addr.wrapping_add(i as u32));
         }
     }
+
+    /// Called before every port access with the number of instructions executed so far, so
+    /// devices can bring themselves up to the current guest time.
+    fn sync(&mut self, _icount: u64) {}
 
     /// IN from a port; `size` is 1, 2 or 4 bytes.
     fn io_in(&mut self, port: u16, size: u8) -> u32;
@@ -177,6 +182,10 @@ pub struct Cpu {
     pub sysenter: [u32; 3],
     pub cache: DecodeCache,
     cursor: Cursor,
+    /// The software TLB (SDM Vol. 3A §4.10; see [`paging`]).
+    pub tlb: paging::Tlb,
+    /// The PAE PDPTE registers, loaded from CR3 (SDM Vol. 3A §4.4.1).
+    pub pdpte: [u64; 4],
 }
 
 impl Default for Cpu {
@@ -218,6 +227,8 @@ impl Cpu {
             sysenter: [0; 3],
             cache: DecodeCache::new(),
             cursor: Cursor::default(),
+            tlb: paging::Tlb::new(),
+            pdpte: [0; 4],
         };
         cpu.reset();
         cpu
@@ -250,6 +261,8 @@ impl Cpu {
         self.inhibit_irq = false;
         self.break_loop = false;
         self.cache.flush();
+        self.tlb.flush_all();
+        self.pdpte = [0; 4];
         self.invalidate_cursor();
     }
 

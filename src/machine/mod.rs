@@ -5,6 +5,7 @@
 //! in [`PcBus::io_in`]/[`PcBus::io_out`] — no `Rc<RefCell<dyn Device>>`, no virtual calls: a
 //! reader can follow a port write by reading one function, and the hot path stays monomorphic.
 
+pub mod clock;
 pub mod memory;
 
 use crate::cpu::{Cpu, CpuBus, RunExit};

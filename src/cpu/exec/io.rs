@@ -45,6 +45,7 @@ pub fn in_out<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<(
     let reg = ins.op_register(data_op);
     let size = crate::cpu::operand::reg_size(reg);
     cpu.check_io(bus, port, size)?;
+    bus.sync(cpu.icount);
     if ins.mnemonic() == M::In {
         let v = bus.io_in(port, size as u8);
         cpu.set_reg(reg, v);

@@ -63,6 +63,7 @@ pub fn exec<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()>
     if op == Op::Ins || op == Op::Outs {
         let port = cpu.gpr[EDX] as u16;
         cpu.check_io(bus, port, size)?;
+        bus.sync(cpu.icount);
     }
     let mut n = 0;
     loop {
