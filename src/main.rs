@@ -168,6 +168,14 @@ fn run(args: RunArgs) -> Result<u8, String> {
         }
     };
     if args.stats {
+        // The busiest exits first (trap-and-emulate made visible), then the one stats line last.
+        let rows = m.bus.exits.table(&m.cpu.interrupt_counts, &m.cpu.exception_counts);
+        if !rows.is_empty() {
+            eprintln!("exits (top {} of {}):", rows.len().min(10), rows.len());
+            for r in rows.iter().take(10) {
+                eprintln!("  {:>12}  {:<10} {}", r.count, r.kind, r.what);
+            }
+        }
         let n = m.cpu.icount;
         let mips = if secs > 0.0 { n as f64 / secs / 1e6 } else { 0.0 };
         eprintln!("stats: instructions={n} seconds={secs:.3} mips={mips:.1}");

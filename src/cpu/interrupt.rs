@@ -74,6 +74,7 @@ fn triple_fault(cpu: &mut Cpu, first: Fault, second: Fault) {
 
 /// Delivers an external interrupt (vector from the interrupt controller).
 pub fn external<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, v: u8) {
+    cpu.interrupt_counts[v as usize] += 1;
     cpu.invalidate_cursor();
     let ret = cpu.eip;
     if let Err(f) = deliver(cpu, bus, v, Source::External, ret) {
@@ -84,6 +85,7 @@ pub fn external<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, v: u8) {
 /// INT n / INT3 / INTO: the return address is the next instruction. A fault during delivery is
 /// reported against the INT instruction.
 pub fn software<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, v: u8) -> Res<()> {
+    cpu.interrupt_counts[v as usize] += 1;
     cpu.invalidate_cursor();
     let ret = cpu.next_eip;
     deliver(cpu, bus, v, Source::Software, ret)

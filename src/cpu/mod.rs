@@ -170,6 +170,10 @@ pub struct Cpu {
     /// Set when the run loop must return after the current instruction (e.g. an OUT the bus
     /// wants to act on).
     pub break_loop: bool,
+    /// Interrupts (external and INT n) delivered, by vector.
+    pub interrupt_counts: Box<[u64; 256]>,
+    /// Exceptions raised, by vector.
+    pub exception_counts: [u64; 32],
     /// Enabled instruction breakpoints (bit n = DRn), derived from DR7.
     pub exec_bps: u8,
     /// Enabled data breakpoints (bit n = DRn), derived from DR7.
@@ -220,6 +224,8 @@ impl Cpu {
             icount: 0,
             last_fault: None,
             break_loop: false,
+            interrupt_counts: Box::new([0; 256]),
+            exception_counts: [0; 32],
             exec_bps: 0,
             data_bps: 0,
             pending_db: 0,
@@ -383,6 +389,7 @@ impl Cpu {
     /// as executed (`icount`), so a guest stuck in a loop of faults still uses up its budget.
     pub fn raise<B: CpuBus>(&mut self, bus: &mut B, f: Fault) {
         self.icount += 1;
+        self.exception_counts[(f.vector & 31) as usize] += 1;
         self.last_fault = Some(FaultRecord {
             fault: f,
             cs: self.seg[Seg::Cs as usize].selector,

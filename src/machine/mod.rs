@@ -6,6 +6,8 @@
 //! reader can follow a port write by reading one function, and the hot path stays monomorphic.
 
 pub mod clock;
+pub mod exits;
+pub mod io;
 pub mod memory;
 
 use crate::cpu::{Cpu, CpuBus, RunExit};
@@ -28,6 +30,8 @@ pub struct PcBus {
     pub mem: Memory,
     pub debugcon: DebugCon,
     pub debugexit: DebugExit,
+    /// Exit accounting (trap-and-emulate, made visible).
+    pub exits: exits::Exits,
 }
 
 impl CpuBus for PcBus {
@@ -60,6 +64,7 @@ impl CpuBus for PcBus {
     }
 
     fn io_in(&mut self, port: u16, size: u8) -> u32 {
+        self.exits.port_read(port);
         let v = match port {
             DEBUGCON_PORT => self.debugcon.read() as u32,
             _ => {
@@ -71,6 +76,7 @@ impl CpuBus for PcBus {
     }
 
     fn io_out(&mut self, port: u16, size: u8, value: u32) {
+        self.exits.port_write(port);
         let value = value & size_mask(size);
         match port {
             DEBUGCON_PORT => {
@@ -124,7 +130,12 @@ impl Machine {
         cpu.cache.track_memory(cfg.ram_bytes as u64);
         Ok(Machine {
             cpu,
-            bus: PcBus { mem, debugcon: DebugCon::new(cfg.debugcon), debugexit: DebugExit::default() },
+            bus: PcBus {
+                mem,
+                debugcon: DebugCon::new(cfg.debugcon),
+                debugexit: DebugExit::default(),
+                exits: exits::Exits::default(),
+            },
             stop_on_triple_fault: false,
             triple_faults: 0,
         })
