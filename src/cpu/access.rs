@@ -4,9 +4,11 @@
 //! Intel SDM Vol. 3A §5.3 (limit checking), §5.4-5.6 (type and privilege checks on data
 //! access), §3.4.5.1 (expand-down segments), §20.1.1 (the 64 KiB real-mode limit: an access that
 //! reaches past offset 0xFFFF raises #GP, or #SS for the stack segment).
-//! Paging (CR0.PG) is in [`super::paging`]-to-be; with paging off a linear address is physical.
+//! Paging (CR0.PG, the software TLB, #PF) is in [`super::paging`]; with paging off a linear
+//! address is physical (after the A20 mask).
 
 use super::fault::{Fault, Res, Why};
+use super::paging::Perm;
 use super::regs::{Seg, SegAttr};
 use super::{Cpu, CpuBus, Cr0};
 
@@ -77,116 +79,137 @@ impl Cpu {
         Ok(())
     }
 
-    /// Translates a linear address to a physical one (paging and the A20 gate).
+    /// Translates a linear address to a physical one (paging and the A20 gate) for an access
+    /// by the current privilege level: CPL 3 makes it a user-mode access (SDM Vol. 3A §4.6).
     #[inline]
     pub fn translate<B: CpuBus>(&mut self, bus: &mut B, lin: u32, acc: Access) -> Res<u32> {
+        self.translate_as(bus, lin, acc, self.cpl == 3)
+    }
+
+    /// Translates with an explicit user (`true`) or supervisor (`false`) access. The hit path
+    /// is the software TLB (see [`super::paging`]); a miss walks the page tables, sets A/D and
+    /// fills the TLB, or raises #PF with CR2.
+    #[inline]
+    pub fn translate_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, acc: Access, user: bool) -> Res<u32> {
         if !self.cr0.contains(Cr0::PG) {
             return Ok(lin & self.a20_mask);
         }
-        self.page_walk(bus, lin, acc, self.cpl == 3).map(|p| p & self.a20_mask)
+        if let Some(p) = self.tlb.lookup(lin, Perm::needed(acc, user)) {
+            return Ok(p & self.a20_mask);
+        }
+        self.tlb_miss(bus, lin, acc, user).map(|p| p & self.a20_mask)
     }
 
-    /// 32-bit two-level page walk with 4 KiB pages (SDM Vol. 3A §4.3). Sets accessed and dirty
-    /// bits; raises #PF with CR2 and the error code on a not-present or protection fault.
+    /// Translates an implicit supervisor-mode access: one the CPU makes to the GDT, LDT, IDT or
+    /// a TSS, which is a supervisor access even at CPL 3 (SDM Vol. 3A §4.6).
+    #[inline]
+    pub fn translate_sys<B: CpuBus>(&mut self, bus: &mut B, lin: u32, acc: Access) -> Res<u32> {
+        self.translate_as(bus, lin, acc, false)
+    }
+
+    /// Translation with an explicit user flag (the name older callers use); same as
+    /// [`Cpu::translate_as`], through the TLB.
+    #[inline]
     pub fn page_walk<B: CpuBus>(&mut self, bus: &mut B, lin: u32, acc: Access, user: bool) -> Res<u32> {
-        let write = acc == Access::Write;
-        let pde_addr = (self.cr3 & 0xFFFF_F000) | ((lin >> 20) & 0xFFC);
-        let pde = bus.read32(pde_addr & self.a20_mask);
-        let fault = |cpu: &mut Cpu, present: bool| {
-            let error =
-                present as u32 | (write as u32) << 1 | (user as u32) << 2 | ((acc == Access::Exec) as u32 & 0) << 4;
-            cpu.cr2 = lin;
-            Fault::with_error(super::fault::vector::PF, error, Why::Page { linear: lin, error })
-        };
-        if pde & 1 == 0 {
-            return Err(fault(self, false));
-        }
-        let pte_addr = (pde & 0xFFFF_F000) | ((lin >> 10) & 0xFFC);
-        let pte = bus.read32(pte_addr & self.a20_mask);
-        if pte & 1 == 0 {
-            return Err(fault(self, false));
-        }
-        let rights = pde & pte;
-        let wp = self.cr0.contains(Cr0::WP);
-        if (user && rights & 4 == 0) || (write && rights & 2 == 0 && (user || wp)) {
-            return Err(fault(self, true));
-        }
-        if pde & 0x20 == 0 {
-            bus.write32(pde_addr & self.a20_mask, pde | 0x20);
-        }
-        let new_pte = pte | 0x20 | if write { 0x40 } else { 0 };
-        if new_pte != pte {
-            bus.write32(pte_addr & self.a20_mask, new_pte);
-        }
-        Ok((pte & 0xFFFF_F000) | (lin & 0xFFF))
+        self.translate_as(bus, lin, acc, user)
     }
 
     // ---- linear-address accesses -------------------------------------------------------
+    //
+    // `read_lin*`/`write_lin*` access as the current privilege level; the `_as` forms take the
+    // user/supervisor choice explicitly (`false` for the CPU's own accesses to system structures).
+    // An access that crosses a page boundary translates every page it touches before writing
+    // anything, so a page fault leaves memory unchanged.
 
     #[inline]
-    fn phys_w<B: CpuBus>(&mut self, bus: &mut B, lin: u32, size: u32) -> Res<u32> {
-        let p = self.translate(bus, lin, Access::Write)?;
+    fn phys_w<B: CpuBus>(&mut self, bus: &mut B, lin: u32, size: u32, user: bool) -> Res<u32> {
+        let p = self.translate_as(bus, lin, Access::Write, user)?;
         if self.cache.note_write(p, size) {
             self.invalidate_cursor();
         }
         Ok(p)
     }
 
+    #[inline]
     pub fn read_lin8<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u8> {
-        let p = self.translate(bus, lin, Access::Read)?;
+        self.read_lin8_as(bus, lin, self.cpl == 3)
+    }
+    #[inline]
+    pub fn read_lin16<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u16> {
+        self.read_lin16_as(bus, lin, self.cpl == 3)
+    }
+    #[inline]
+    pub fn read_lin32<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u32> {
+        self.read_lin32_as(bus, lin, self.cpl == 3)
+    }
+    #[inline]
+    pub fn write_lin8<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u8) -> Res<()> {
+        self.write_lin8_as(bus, lin, v, self.cpl == 3)
+    }
+    #[inline]
+    pub fn write_lin16<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u16) -> Res<()> {
+        self.write_lin16_as(bus, lin, v, self.cpl == 3)
+    }
+    #[inline]
+    pub fn write_lin32<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u32) -> Res<()> {
+        self.write_lin32_as(bus, lin, v, self.cpl == 3)
+    }
+
+    pub fn read_lin8_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, user: bool) -> Res<u8> {
+        let p = self.translate_as(bus, lin, Access::Read, user)?;
         Ok(bus.read8(p))
     }
-    pub fn read_lin16<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u16> {
+    pub fn read_lin16_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, user: bool) -> Res<u16> {
         if lin & 0xFFF > 0xFFE {
-            let lo = self.read_lin8(bus, lin)?;
-            let hi = self.read_lin8(bus, lin.wrapping_add(1))?;
+            let lo = self.read_lin8_as(bus, lin, user)?;
+            let hi = self.read_lin8_as(bus, lin.wrapping_add(1), user)?;
             return Ok(u16::from_le_bytes([lo, hi]));
         }
-        let p = self.translate(bus, lin, Access::Read)?;
+        let p = self.translate_as(bus, lin, Access::Read, user)?;
         Ok(bus.read16(p))
     }
-    pub fn read_lin32<B: CpuBus>(&mut self, bus: &mut B, lin: u32) -> Res<u32> {
+    pub fn read_lin32_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, user: bool) -> Res<u32> {
         if lin & 0xFFF > 0xFFC {
             let mut b = [0u8; 4];
             for (i, x) in b.iter_mut().enumerate() {
-                *x = self.read_lin8(bus, lin.wrapping_add(i as u32))?;
+                *x = self.read_lin8_as(bus, lin.wrapping_add(i as u32), user)?;
             }
             return Ok(u32::from_le_bytes(b));
         }
-        let p = self.translate(bus, lin, Access::Read)?;
+        let p = self.translate_as(bus, lin, Access::Read, user)?;
         Ok(bus.read32(p))
     }
-    pub fn write_lin8<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u8) -> Res<()> {
-        let p = self.phys_w(bus, lin, 1)?;
+    pub fn write_lin8_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u8, user: bool) -> Res<()> {
+        let p = self.phys_w(bus, lin, 1, user)?;
         bus.write8(p, v);
         Ok(())
     }
-    pub fn write_lin16<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u16) -> Res<()> {
+    pub fn write_lin16_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u16, user: bool) -> Res<()> {
         if lin & 0xFFF > 0xFFE {
             // Check both pages before writing either, so a fault leaves memory unchanged.
-            let p0 = self.phys_w(bus, lin, 1)?;
-            let p1 = self.phys_w(bus, lin.wrapping_add(1), 1)?;
+            let p0 = self.phys_w(bus, lin, 1, user)?;
+            let p1 = self.phys_w(bus, lin.wrapping_add(1), 1, user)?;
             let b = v.to_le_bytes();
             bus.write8(p0, b[0]);
             bus.write8(p1, b[1]);
             return Ok(());
         }
-        let p = self.phys_w(bus, lin, 2)?;
+        let p = self.phys_w(bus, lin, 2, user)?;
         bus.write16(p, v);
         Ok(())
     }
-    pub fn write_lin32<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u32) -> Res<()> {
+    pub fn write_lin32_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u32, user: bool) -> Res<()> {
         if lin & 0xFFF > 0xFFC {
             let mut ps = [0u32; 4];
             for (i, p) in ps.iter_mut().enumerate() {
-                *p = self.phys_w(bus, lin.wrapping_add(i as u32), 1)?;
+                *p = self.phys_w(bus, lin.wrapping_add(i as u32), 1, user)?;
             }
             for (p, b) in ps.iter().zip(v.to_le_bytes()) {
                 bus.write8(*p, b);
             }
             return Ok(());
         }
-        let p = self.phys_w(bus, lin, 4)?;
+        let p = self.phys_w(bus, lin, 4, user)?;
         bus.write32(p, v);
         Ok(())
     }

@@ -30,7 +30,14 @@ pub fn mov<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> 
             return Ok(());
         }
         if r.is_cr() || r.is_dr() || r.is_tr() {
-            return super::system::mov_to_special(cpu, ins);
+            return super::system::mov_to_special(cpu, bus, ins);
+        }
+        // MOV r32, CRn/DRn: the source is a special register, which `read_op` cannot read.
+        if ins.op1_kind() == OpKind::Register {
+            let s = ins.op1_register();
+            if s.is_cr() || s.is_dr() || s.is_tr() {
+                return super::system::mov_from_special(cpu, ins);
+            }
         }
         if reg_size(r) == 0 {
             return Err(super::unimplemented(ins));

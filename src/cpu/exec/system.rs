@@ -22,9 +22,12 @@ pub mod msr {
 }
 
 /// CPUID.1:EDX feature bits that x86lab really implements (SDM Vol. 2A Table 3-11).
-pub const CPUID_FEATURES_EDX: u32 = (1 << 4) // TSC
+pub const CPUID_FEATURES_EDX: u32 = (1 << 3) // PSE
+    | (1 << 4) // TSC
     | (1 << 5) // MSR
+    | (1 << 6) // PAE
     | (1 << 8) // CX8
+    | (1 << 13) // PGE
     | (1 << 11) // SEP: SYSENTER/SYSEXIT
     | (1 << 15); // CMOV
 
@@ -41,7 +44,9 @@ impl Cpu {
     }
 
     /// Writes CR0 with the checks of SDM Vol. 3A §2.5 and "MOV—Move to/from Control Registers".
-    pub fn write_cr0(&mut self, v: u32) -> Res<()> {
+    /// When PAE paging is on afterwards and PG, CD or NW change, the PDPTEs are loaded from CR3
+    /// first (SDM Vol. 3A §4.4.1): a reserved bit in one raises #GP(0) and CR0 stays unchanged.
+    pub fn write_cr0<B: CpuBus>(&mut self, bus: &mut B, v: u32) -> Res<()> {
         let new = Cr0::from_bits_truncate(v) | Cr0::ET;
         if new.contains(Cr0::PG) && !new.contains(Cr0::PE) {
             return Err(Fault::gp0(Why::Selector { selector: 0, rule: "CR0.PG set without CR0.PE" }));
@@ -50,7 +55,11 @@ impl Cpu {
             return Err(Fault::gp0(Why::Selector { selector: 0, rule: "CR0.NW set without CR0.CD" }));
         }
         let changed = self.cr0 ^ new;
+        if new.contains(Cr0::PG) && self.cr4.contains(Cr4::PAE) && changed.intersects(Cr0::PG | Cr0::CD | Cr0::NW) {
+            self.load_pdptes(bus, self.cr3)?;
+        }
         self.cr0 = new;
+        // The TLB caches permissions computed with CR0.WP, so a WP change flushes it too.
         if changed.intersects(Cr0::PG | Cr0::PE | Cr0::WP) {
             self.flush_tlb(true);
         }
@@ -64,8 +73,14 @@ impl Cpu {
         Ok(())
     }
 
-    /// Flushes cached translations (and the trace cursor, which depends on them).
-    pub fn flush_tlb(&mut self, _global_too: bool) {
+    /// Flushes cached translations (and the trace cursor, which depends on them): all of them
+    /// with `global_too`, else all but global pages (SDM Vol. 3A §4.10.4.1).
+    pub fn flush_tlb(&mut self, global_too: bool) {
+        if global_too {
+            self.tlb.flush_all();
+        } else {
+            self.tlb.flush_non_global();
+        }
         self.invalidate_cursor();
     }
 
@@ -119,26 +134,24 @@ pub fn hlt(cpu: &mut Cpu) -> Res<()> {
     Ok(())
 }
 
+/// CR4 bits x86lab implements: page size extensions, PAE, global pages (SDM Vol. 3A §2.5).
+pub const CR4_SUPPORTED: Cr4 = Cr4::PSE.union(Cr4::PAE).union(Cr4::PGE);
+
 /// MOV CRn/DRn, r32.
-pub fn mov_to_special(cpu: &mut Cpu, ins: &Instruction) -> Res<()> {
+pub fn mov_to_special<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
     cpu.require_cpl0()?;
     let r = ins.op0_register();
     let v = cpu.reg(ins.op1_register());
     if r.is_cr() {
         match r.number() {
-            0 => cpu.write_cr0(v)?,
+            0 => cpu.write_cr0(bus, v)?,
             2 => cpu.cr2 = v,
-            3 => {
-                cpu.cr3 = v;
-                cpu.flush_tlb(false);
-            }
+            3 => cpu.load_cr3(bus, v)?,
             4 => {
-                let supported = Cr4::empty();
-                if v & !supported.bits() != 0 {
+                if v & !CR4_SUPPORTED.bits() != 0 {
                     return Err(Fault::gp0(Why::Selector { selector: 0, rule: "reserved or unsupported CR4 bit set" }));
                 }
-                cpu.cr4 = Cr4::from_bits_truncate(v);
-                cpu.flush_tlb(true);
+                cpu.write_cr4(bus, Cr4::from_bits_truncate(v))?;
             }
             _ => return Err(Fault::ud()),
         }
@@ -236,7 +249,7 @@ pub fn other<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()
             // LMSW loads PE, MP, EM, TS; it can set PE but never clear it.
             let keep_pe = cpu.cr0.bits() & 1;
             let new = (cpu.cr0.bits() & !0xF) | v | keep_pe;
-            cpu.write_cr0(new)
+            cpu.write_cr0(bus, new)
         }
         M::Clts => {
             cpu.require_cpl0()?;
@@ -244,6 +257,7 @@ pub fn other<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()
             Ok(())
         }
         M::Invd | M::Wbinvd => cpu.require_cpl0(),
+        M::Invlpg => invlpg(cpu, ins),
         M::Cpuid => {
             cpuid(cpu);
             Ok(())
@@ -271,6 +285,19 @@ pub fn other<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()
         }
         _ => Err(super::unimplemented(ins)),
     }
+}
+
+/// INVLPG m: privileged; the operand is only an address (segment base + offset, no limit or
+/// rights check, no memory access); a register operand is #UD (SDM Vol. 2A "INVLPG").
+pub fn invlpg(cpu: &mut Cpu, ins: &Instruction) -> Res<()> {
+    if ins.op0_kind() != OpKind::Memory {
+        return Err(Fault::ud());
+    }
+    cpu.require_cpl0()?;
+    let (seg, off) = cpu.ea(ins);
+    let lin = cpu.sreg(seg).base.wrapping_add(off);
+    cpu.invlpg(lin);
+    Ok(())
 }
 
 fn is_32(ins: &Instruction) -> bool {
