@@ -42,9 +42,9 @@ pub fn exec(cpu: &mut Cpu, ins: &Instruction) -> Res<()> {
             } else if add {
                 ax.wrapping_add(0x106)
             } else {
-                let lo = al.wrapping_sub(6) & 0xFF;
-                let hi = ah.wrapping_sub(1) & 0xFF;
-                (hi << 8) | lo
+                // SDM Vol. 2A "AAS": AX <- AX - 6; AH <- AH - 1. The borrow out of AL reaches AH
+                // (the 8086 subtracted from AL alone; the 286 and later from AX).
+                ax.wrapping_sub(6).wrapping_sub(0x100)
             } & 0xFFFF;
             let new_ax = new_ax & 0xFF0F;
             cpu.set_gpr_sized(EAX, 2, new_ax);

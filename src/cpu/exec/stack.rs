@@ -9,7 +9,7 @@ use crate::cpu::flags::Eflags;
 use crate::cpu::operand::reg_size;
 use crate::cpu::regs::{EBP, ESP};
 use crate::cpu::{Cpu, CpuBus, Mode, Seg};
-use iced_x86::{Instruction, OpKind};
+use iced_x86::{Code, Instruction, OpKind};
 
 /// Bytes one push or pop of this instruction moves (2 or 4).
 #[inline]
@@ -142,10 +142,20 @@ pub fn popf<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()>
     Ok(())
 }
 
+/// Operand size of ENTER and LEAVE (2 or 4). Not [`opsize`]: iced-x86's stack-pointer
+/// increment is the whole frame for ENTER and 0 for LEAVE.
+#[inline]
+fn frame_opsize(ins: &Instruction) -> u32 {
+    match ins.code() {
+        Code::Enterw_imm16_imm8 | Code::Leavew => 2,
+        _ => 4,
+    }
+}
+
 /// ENTER imm16, imm8: make a stack frame with `level` nested frame pointers
 /// (SDM Vol. 2A "ENTER").
 pub fn enter<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
-    let size = opsize(ins);
+    let size = frame_opsize(ins);
     let alloc = ins.immediate16() as u32;
     let level = ins.immediate8_2nd() as u32 % 32;
     let (old_esp, old_ebp) = (cpu.gpr[ESP], cpu.gpr[EBP]);
@@ -170,7 +180,10 @@ pub fn enter<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()
         if alloc > 0 {
             cpu.linear(Seg::Ss, new_sp, 1, crate::cpu::access::Access::Write)?;
         }
-        cpu.set_gpr_sized(EBP, size, frame_temp);
+        // EBP or BP by the stack size, not the operand size (SDM Vol. 2A "ENTER":
+        // "IF StackSize = 32 THEN EBP <- FrameTemp ELSE BP <- FrameTemp").
+        let bp_size = if cpu.stack32() { 4 } else { 2 };
+        cpu.set_gpr_sized(EBP, bp_size, frame_temp);
         cpu.set_sp(new_sp);
         Ok(())
     })();
@@ -183,7 +196,7 @@ pub fn enter<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()
 
 /// LEAVE: eSP = eBP, then pop eBP.
 pub fn leave<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
-    let size = opsize(ins);
+    let size = frame_opsize(ins);
     let bp = if cpu.stack32() { cpu.gpr[EBP] } else { cpu.gpr[EBP] & 0xFFFF };
     let v = cpu.read_sized(bus, Seg::Ss, bp, size)?;
     cpu.set_sp(bp);
