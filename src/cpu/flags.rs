@@ -99,7 +99,7 @@ impl Default for Flags {
 /// Even parity of the low byte: PF as the SDM defines it.
 #[inline]
 pub fn parity(v: u32) -> bool {
-    (v as u8).count_ones() % 2 == 0
+    (v as u8).count_ones().is_multiple_of(2)
 }
 
 #[inline]
@@ -125,6 +125,7 @@ impl Flags {
     /// Flags pending from the previous operation that this one does not write (e.g. CF across
     /// INC) are resolved first.
     #[inline]
+    #[allow(clippy::too_many_arguments)] // one flat record of the operation, on the hot path
     pub fn set_lazy(&mut self, op: LazyOp, width: u32, a: u32, b: u32, res: u32, carry_in: u32, mask: u32) {
         if self.lazy_mask & !mask != 0 {
             self.materialize();

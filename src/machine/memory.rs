@@ -41,7 +41,7 @@ impl Memory {
         if rom.is_empty() {
             return Err(RomError("the ROM image is empty".into()));
         }
-        if rom.len() < 64 * 1024 || rom.len() > 1024 * 1024 || rom.len() % (64 * 1024) != 0 {
+        if rom.len() < 64 * 1024 || rom.len() > 1024 * 1024 || !rom.len().is_multiple_of(64 * 1024) {
             return Err(RomError(format!(
                 "the ROM image is {} bytes; it must be 64 KiB to 1 MiB and a multiple of 64 KiB (65536 bytes)",
                 rom.len()
