@@ -953,13 +953,9 @@ impl Cpu {
         // TR caches the new TSS, marked busy (type bit 1).
         self.tr = nd.to_cache(sel);
         self.tr.attr = SegAttr::from_bits_retain(self.tr.attr.bits() | 2);
-        if let Some(cr3) = cr3
-            && self.cr0.contains(super::Cr0::PG)
-        {
-            self.cr3 = cr3;
-            self.flush_tlb(false);
-        } else if let Some(cr3) = cr3 {
-            self.cr3 = cr3;
+        if let Some(cr3) = cr3 {
+            // A 32-bit TSS switches the address space too (PDPTEs reloaded under PAE).
+            self.load_cr3(bus, cr3)?;
         }
         self.gpr = regs;
         self.flags.set_masked(nflags, 0x003F_7FD5);
