@@ -1,0 +1,452 @@
+; =============================================================================
+; rings.asm — privilege levels: ring 3, call gates, INT n, IOPL, SYSENTER
+; =============================================================================
+;
+; Build:  nasm -f bin -i roms/tests/ -o roms/tests/rings.bin roms/tests/rings.asm
+; Run:    x86lab run --bios roms/tests/rings.bin --headless
+;
+; The current privilege level (CPL) is the RPL of CS. Code goes to a *less*
+; privileged ring only by returning (IRET or RETF pop a CS with a larger RPL,
+; then ESP and SS), and to a *more* privileged ring only through a gate:
+;
+;   call gate (far CALL)  ring 3 -> ring 0: the CPU takes the new SS:ESP from
+;                         the TSS (SS0:ESP0), pushes the caller's SS, ESP, then
+;                         copies N parameters, then pushes CS, EIP
+;                         (SDM Vol. 3A §5.8.5, Figure 5-13);
+;   interrupt/trap gate   INT n, exceptions: the same stack switch, then
+;                         EFLAGS, CS, EIP (and an error code) (§6.12.1);
+;   SYSENTER              to fixed ring-0 CS/SS/EIP/ESP from MSRs (§5.8.7).
+;
+; A far CALL or JMP straight to a more privileged non-conforming code segment
+; is refused with #GP(selector); a *conforming* segment can be called from any
+; outer ring and runs at the caller's CPL (§5.8.1.2).
+;
+; At CPL 3 the privileged instructions (HLT, MOV CRn, LGDT, LIDT, LLDT, LTR,
+; WRMSR, ...) raise #GP(0) (§5.9), and the I/O-sensitive ones (CLI, STI, IN,
+; OUT) need CPL <= IOPL — IN/OUT may still be allowed port by port by the
+; TSS's I/O permission bitmap (SDM Vol. 1 §18.5).
+; =============================================================================
+
+%define ROM_NAME "rings"
+%include "pmharness.inc"
+
+CGATE3          equ 0x48        ; call gate, DPL 3, 3 dword parameters -> gate_target
+CONF_CODE       equ 0x50        ; conforming code, DPL 0, flat
+CGATE_NP        equ 0x58        ; call gate, DPL 3, not present
+CGATE_DPL0      equ 0x60        ; call gate, DPL 0
+
+VEC_TRAP3       equ 0x40        ; trap gate, DPL 3
+VEC_INT3        equ 0x41        ; interrupt gate, DPL 3
+VEC_DPL0        equ 0x42        ; the harness's interrupt gate, DPL 0
+
+SYSENTER_STACK  equ 0x66000
+
+MSR_SYSENTER_CS  equ 0x174
+MSR_SYSENTER_ESP equ 0x175
+MSR_SYSENTER_EIP equ 0x176
+
+; Variables.
+u_esp3_entry    equ 0x600
+u_cs3           equ 0x604
+u_ss3           equ 0x608
+u_eflags3       equ 0x60C
+u_gate_esp      equ 0x610
+u_gate_ss       equ 0x614
+u_gate_cs       equ 0x618
+u_p1            equ 0x61C
+u_p2            equ 0x620
+u_p3            equ 0x624
+u_outer_esp     equ 0x628
+u_outer_ss      equ 0x62C
+u_ret_cs        equ 0x630
+u_esp3_before   equ 0x634
+u_int_esp       equ 0x638
+u_int_cs        equ 0x63C
+u_int_eflags    equ 0x640
+u_int_ret_eip   equ 0x644
+u_int_ret_cs    equ 0x648
+u_int_outer_esp equ 0x64C
+u_int_outer_ss  equ 0x650
+u_conf_cs       equ 0x654
+u_conf_esp      equ 0x658
+u_se_cs         equ 0x65C
+u_se_ss         equ 0x660
+u_se_esp        equ 0x664
+u_se_eflags     equ 0x668
+u_gdt_copy      equ 0x670           ; 6 bytes for SGDT
+u_esp3_conf     equ 0x678
+u_esp3_int      equ 0x67C
+u_esp3_se       equ 0x680
+
+gdt_start:
+        STANDARD_GDT
+        GATE KCODE, gate_target, 0xEC, 3        ; 0x48 call gate, 3 parameters
+        DESC 0, 0xFFFFF, 0x9E, 0xC              ; 0x50 conforming code
+        GATE KCODE, gate_target, 0x6C, 0        ; 0x58 call gate, P = 0
+        GATE KCODE, gate_target, 0x8C, 0        ; 0x60 call gate, DPL 0
+gdt_end:
+
+        bits 32
+tests:
+        ; Two extra gates in the IDT: a trap gate and an interrupt gate that
+        ; ring 3 may use with INT n (DPL 3).
+        mov eax, int_trap_handler
+        mov edi, IDT_BASE + VEC_TRAP3 * 8
+        mov ecx, 0xEF00                 ; P, DPL 3, type 1111: 32-bit trap gate
+        call set_idt_gate
+        mov eax, int_int_handler
+        mov edi, IDT_BASE + VEC_INT3 * 8
+        mov ecx, 0xEE00                 ; P, DPL 3, type 1110: 32-bit interrupt gate
+        call set_idt_gate
+
+        ; The TSS the harness loaded with LTR.
+        xor eax, eax
+        str ax
+        CHECK "str: TR = 0x38", eax, TSS_SEL
+        movzx eax, byte [GDT_BASE + TSS_SEL + 5]
+        CHECK "ltr marked the TSS descriptor busy (type 0xB)", eax, 0x8B
+
+        ; ---- ring 3, entered with IRETD ------------------------------------------
+        sti                             ; IF = 1 in ring 3 (nothing interrupts: no PIC)
+        mov eax, ring3_main
+        call run_ring3
+        cli
+        CHECK "IRETD to ring 3: CS = 0x1B", [u_cs3], UCODE | 3
+        CHECK "IRETD to ring 3: SS = 0x23", [u_ss3], UDATA | 3
+        CHECK "IRETD to ring 3: ESP = the pushed ESP", [u_esp3_entry], STACK3_TOP
+        mov eax, [u_eflags3]
+        and eax, FL_IOPL | FL_IF
+        CHECK "IRETD to ring 3: EFLAGS IF = 1, IOPL = 0", eax, FL_IF
+
+        ; ---- the call gate ---------------------------------------------------------
+        CHECK "call gate: target ran at CPL 0 (CS = 0x08)", [u_gate_cs], KCODE
+        CHECK "call gate: stack switched to SS0 from the TSS", [u_gate_ss], KDATA
+        CHECK "call gate: ESP = ESP0 - 7 dwords (SS, ESP, 3 params, CS, EIP)", [u_gate_esp], STACK0_TSS_TOP - 28
+        CHECK "call gate: parameter 1 copied", [u_p1], 0x11111111
+        CHECK "call gate: parameter 2 copied", [u_p2], 0x22222222
+        CHECK "call gate: parameter 3 copied", [u_p3], 0x33333333
+        CHECK "call gate: caller's ESP pushed", [u_outer_esp], [u_esp3_before]
+        CHECK "call gate: caller's SS pushed", [u_outer_ss], UDATA | 3
+        CHECK "call gate: caller's CS pushed (RPL 3)", [u_ret_cs], UCODE | 3
+
+        ; ---- INT n from ring 3 -------------------------------------------------------
+        CHECK "int 0x40 (DPL 3 trap gate): handler at CPL 0", [u_int_cs], KCODE
+        CHECK "int 0x40: ESP = ESP0 - 5 dwords (SS, ESP, EFLAGS, CS, EIP)", [u_int_esp], STACK0_TSS_TOP - 20
+        CHECK "int 0x40: pushed CS = 0x1B", [u_int_ret_cs], UCODE | 3
+        CHECK "int 0x40: pushed EIP = the instruction after INT", [u_int_ret_eip], after_int40
+        CHECK "int 0x40: pushed SS = 0x23", [u_int_outer_ss], UDATA | 3
+        CHECK "int 0x40: pushed ESP = ring-3 ESP", [u_int_outer_esp], [u_esp3_int]
+
+        ; ---- IOPL 3: CLI and any port become legal at CPL 3 ----------------------
+        pushfd
+        or dword [esp], FL_IOPL
+        popfd                           ; CPL 0 may change IOPL
+        mov eax, ring3_iopl3
+        call run_ring3
+        pushfd
+        and dword [esp], ~FL_IOPL
+        popfd
+
+        ; ---- no I/O bitmap: the map base beyond the TSS limit ------------------
+        ; (Ring 3 cannot print meanwhile: the check is made back in ring 0.)
+        mov word [TSS_BASE + 0x66], 0xFFFF
+        mov eax, ring3_no_bitmap
+        call run_ring3
+        mov word [TSS_BASE + 0x66], TSS_IOMAP
+        CHECK_FAULT "I/O map base beyond the TSS limit: in al, 0xE9 at CPL 3 -> #GP(0)", 13, 0
+
+        ; ---- SYSENTER / SYSEXIT ---------------------------------------------------
+        mov ecx, MSR_SYSENTER_CS
+        xor edx, edx
+        mov eax, KCODE
+        wrmsr
+        mov ecx, MSR_SYSENTER_ESP
+        mov eax, SYSENTER_STACK
+        wrmsr
+        mov ecx, MSR_SYSENTER_EIP
+        mov eax, sysenter_target
+        wrmsr
+        mov ecx, MSR_SYSENTER_CS
+        rdmsr
+        CHECK "rdmsr IA32_SYSENTER_CS reads back 0x08", eax, KCODE
+        mov eax, ring3_sysenter
+        call run_ring3
+        CHECK "sysenter: CS = IA32_SYSENTER_CS (0x08)", [u_se_cs], KCODE
+        CHECK "sysenter: SS = IA32_SYSENTER_CS + 8 (0x10)", [u_se_ss], KDATA
+        CHECK "sysenter: ESP = IA32_SYSENTER_ESP", [u_se_esp], SYSENTER_STACK
+        mov eax, [u_se_eflags]
+        and eax, FL_IF
+        CHECK "sysenter: IF cleared", eax, 0
+
+        ; SYSENTER with IA32_SYSENTER_CS = 0 -> #GP(0).
+        mov ecx, MSR_SYSENTER_CS
+        xor eax, eax
+        xor edx, edx
+        wrmsr
+        mov eax, ring3_sysenter_bad
+        call run_ring3
+        ret
+
+; set_idt_gate: gate at EDI -> KCODE:EAX, type word ECX (P DPL type << 8).
+set_idt_gate:
+        mov [edi], ax
+        mov word [edi + 2], KCODE
+        mov [edi + 4], cx
+        shr eax, 16
+        mov [edi + 6], ax
+        ret
+
+; =============================================================================
+; Ring 3.
+; =============================================================================
+ring3_main:
+        mov [u_esp3_entry], esp
+        mov ax, cs
+        movzx eax, ax
+        mov [u_cs3], eax
+        mov ax, ss
+        movzx eax, ax
+        mov [u_ss3], eax
+        pushfd
+        pop dword [u_eflags3]
+
+        ; ---- a call gate with three parameters ---------------------------------
+        push dword 0x33333333
+        push dword 0x22222222
+        push dword 0x11111111
+        mov [u_esp3_before], esp
+        call CGATE3 | 3 : 0             ; the offset is ignored: the gate has it
+        mov esi, esp
+        mov ax, ds                      ; look at DS and ES before using them
+        movzx ebx, ax
+        mov ax, es
+        movzx ecx, ax
+        mov ax, fs
+        movzx edx, ax
+        mov ax, UDATA | 3
+        mov ds, ax
+        mov es, ax
+        mov eax, [u_esp3_before]
+        add eax, 12
+        CHECK "retf 12 to ring 3: outer ESP restored and parameters released", esi, eax
+        CHECK "retf to ring 3: DS held a DPL 0 segment -> nulled", ebx, 0
+        CHECK "retf to ring 3: ES held a DPL 0 segment -> nulled", ecx, 0
+        CHECK "retf to ring 3: FS held a DPL 3 segment -> kept", edx, UDATA | 3
+        xor eax, eax
+        mov ax, cs
+        CHECK "retf to ring 3: CS = 0x1B again", eax, UCODE | 3
+
+        ; ---- gate checks -----------------------------------------------------------
+        FAULTS "call through a not-present call gate -> #NP(0x58)", 11, CGATE_NP, {call CGATE_NP | 3 : 0}
+        FAULTS "call through a DPL 0 call gate from CPL 3 -> #GP(0x60)", 13, CGATE_DPL0, {call CGATE_DPL0 | 3 : 0}
+        FAULTS "far call to ring-0 non-conforming code -> #GP(0x08)", 13, KCODE, {call KCODE : gate_target}
+        FAULTS "far jmp to ring-0 non-conforming code -> #GP(0x08)", 13, KCODE, {jmp KCODE : gate_target}
+        FAULTS "far jmp through a call gate to ring 0 -> #GP(0x08)", 13, KCODE, {jmp CGATE3 | 3 : 0}
+
+        ; ---- a conforming code segment runs at the caller's CPL ------------------
+        mov [u_esp3_conf], esp
+        call CONF_CODE : conf_target
+        CHECK "conforming segment called from CPL 3: CS = 0x53 (RPL = CPL 3)", [u_conf_cs], CONF_CODE | 3
+        mov eax, [u_esp3_conf]
+        sub eax, 8
+        CHECK "conforming segment: no stack switch (ring-3 stack)", [u_conf_esp], eax
+
+        ; ---- INT n ----------------------------------------------------------------
+        mov [u_esp3_int], esp
+        int VEC_TRAP3
+after_int40:
+        mov ax, ds                      ; first, before DS is used
+        movzx eax, ax
+        mov bx, UDATA | 3
+        mov ds, bx
+        CHECK "iretd to ring 3: DS held KDATA -> nulled", eax, 0
+        mov eax, [u_int_eflags]
+        and eax, FL_IF
+        CHECK "int 0x40 through a trap gate: IF still 1 in the handler", eax, FL_IF
+        int VEC_INT3
+        mov eax, [u_int_eflags]
+        and eax, FL_IF
+        CHECK "int 0x41 through an interrupt gate: IF cleared in the handler", eax, 0
+        pushfd
+        pop eax
+        and eax, FL_IF
+        CHECK "iretd restored IF = 1", eax, FL_IF
+        FAULTS "int 0x42 through a DPL 0 gate -> #GP(0x42 * 8 + 2)", 13, VEC_DPL0 * 8 + 2, {int VEC_DPL0}
+        FAULTS "int3 through a DPL 0 gate -> #GP(3 * 8 + 2)", 13, 3 * 8 + 2, {int3}
+        mov eax, 0
+        add eax, 0                      ; OF = 0
+        NOFAULT "into with OF = 0 does nothing", {into}
+
+        ; ---- privileged instructions: #GP(0) at CPL 3 ------------------------------
+        FAULTS "hlt at CPL 3 -> #GP(0)", 13, 0, {hlt}
+        FAULTS "cli at CPL 3, IOPL 0 -> #GP(0)", 13, 0, {cli}
+        FAULTS "sti at CPL 3, IOPL 0 -> #GP(0)", 13, 0, {sti}
+        FAULTS "mov cr0, eax at CPL 3 -> #GP(0)", 13, 0, {mov cr0, eax}
+        FAULTS "mov eax, cr0 at CPL 3 -> #GP(0)", 13, 0, {mov eax, cr0}
+        FAULTS "mov eax, cr3 at CPL 3 -> #GP(0)", 13, 0, {mov eax, cr3}
+        FAULTS "mov dr7, eax at CPL 3 -> #GP(0)", 13, 0, {mov dr7, eax}
+        FAULTS "lgdt at CPL 3 -> #GP(0)", 13, 0, {lgdt [u_gdt_copy]}
+        FAULTS "lidt at CPL 3 -> #GP(0)", 13, 0, {lidt [u_gdt_copy]}
+        xor eax, eax
+        FAULTS "lldt at CPL 3 -> #GP(0)", 13, 0, {lldt ax}
+        mov ax, TSS_SEL
+        FAULTS "ltr at CPL 3 -> #GP(0)", 13, 0, {ltr ax}
+        FAULTS "clts at CPL 3 -> #GP(0)", 13, 0, {clts}
+        FAULTS "lmsw at CPL 3 -> #GP(0)", 13, 0, {lmsw ax}
+        mov ecx, MSR_SYSENTER_CS
+        FAULTS "wrmsr at CPL 3 -> #GP(0)", 13, 0, {wrmsr}
+        FAULTS "rdmsr at CPL 3 -> #GP(0)", 13, 0, {rdmsr}
+        FAULTS "sysexit at CPL 3 -> #GP(0)", 13, 0, {sysexit}
+        NOFAULT "sgdt at CPL 3 is allowed", {sgdt [u_gdt_copy]}
+        CHECK "sgdt at CPL 3 reads the GDT base", [u_gdt_copy + 2], GDT_BASE
+        NOFAULT "smsw at CPL 3 is allowed", {smsw eax}
+        and eax, 1
+        CHECK "smsw: PE = 1", eax, 1
+        ; POPFD at CPL 3 silently keeps IOPL and IF (no fault).
+        pushfd
+        pop eax
+        mov ebx, eax
+        or eax, FL_IOPL
+        and eax, ~FL_IF
+        push eax
+        popfd
+        pushfd
+        pop eax
+        and eax, FL_IOPL | FL_IF
+        CHECK "popfd at CPL 3 cannot change IOPL or IF", eax, FL_IF
+
+        ; ---- I/O permission bitmap (IOPL 0 < CPL 3) ------------------------------
+        NOFAULT "in al, 0xE9 at CPL 3: bitmap bit 0xE9 clear -> allowed", {in al, DEBUGCON}
+        FAULTS "in al, 0xE8 at CPL 3: bitmap bit set -> #GP(0)", 13, 0, {in al, DEBUGCON - 1}
+        FAULTS "in al, 0x80 at CPL 3: bitmap bit set -> #GP(0)", 13, 0, {in al, 0x80}
+        FAULTS "out 0x80, al at CPL 3 -> #GP(0)", 13, 0, {out 0x80, al}
+        FAULTS "in ax, 0xE9 needs ports 0xE9 and 0xEA: 0xEA denied -> #GP(0)", 13, 0, {in ax, DEBUGCON}
+        mov dx, 0xE8
+        FAULTS "in ax, dx (0xE8..0xE9): 0xE8 denied -> #GP(0)", 13, 0, {in ax, dx}
+        mov dx, 0x80
+        mov edi, u_gdt_copy
+        FAULTS "insb from a denied port -> #GP(0)", 13, 0, {insb}
+
+        call GATE_RING0 : 0
+
+; Ring 3 with IOPL = 3.
+ring3_iopl3:
+        pushfd
+        pop eax
+        and eax, FL_IOPL
+        CHECK "ring 3 entered with IOPL 3", eax, FL_IOPL
+        NOFAULT "IOPL 3: in al, 0x80 at CPL 3 is allowed (no bitmap check)", {in al, 0x80}
+        NOFAULT "IOPL 3: cli at CPL 3 is allowed", {cli}
+        NOFAULT "IOPL 3: sti at CPL 3 is allowed", {sti}
+        FAULTS "IOPL 3: hlt is still privileged -> #GP(0)", 13, 0, {hlt}
+        call GATE_RING0 : 0
+
+; Ring 3 with the I/O map base beyond the TSS limit: no port is allowed.
+ring3_no_bitmap:
+        EXPECT_FAULT .back
+        in al, DEBUGCON
+.back:
+        call GATE_RING0 : 0
+
+ring3_sysenter:
+        mov [u_esp3_se], esp
+        mov ecx, esp                    ; SYSEXIT: ESP <- ECX
+        mov edx, .back                  ; SYSEXIT: EIP <- EDX
+        sysenter
+.back:
+        mov ax, cs
+        movzx eax, ax
+        CHECK "sysexit: CS = IA32_SYSENTER_CS + 16 | 3 (0x1B)", eax, UCODE | 3
+        mov ax, ss
+        movzx eax, ax
+        CHECK "sysexit: SS = IA32_SYSENTER_CS + 24 | 3 (0x23)", eax, UDATA | 3
+        mov eax, esp
+        CHECK "sysexit: ESP = ECX", eax, [u_esp3_se]
+        call GATE_RING0 : 0
+
+ring3_sysenter_bad:
+        FAULTS "sysenter with IA32_SYSENTER_CS = 0 -> #GP(0)", 13, 0, {sysenter}
+        call GATE_RING0 : 0
+
+; =============================================================================
+; Ring 0 targets.
+; =============================================================================
+
+; Through CGATE3. Stack: [esp] EIP, +4 CS, +8 p1, +12 p2, +16 p3, +20 ESP, +24 SS.
+gate_target:
+        mov [u_gate_esp], esp
+        mov ax, ss
+        movzx eax, ax
+        mov [u_gate_ss], eax
+        mov ax, cs
+        movzx eax, ax
+        mov [u_gate_cs], eax
+        mov eax, [esp + 4]
+        mov [u_ret_cs], eax
+        mov eax, [esp + 8]
+        mov [u_p1], eax
+        mov eax, [esp + 12]
+        mov [u_p2], eax
+        mov eax, [esp + 16]
+        mov [u_p3], eax
+        mov eax, [esp + 20]
+        mov [u_outer_esp], eax
+        mov eax, [esp + 24]
+        mov [u_outer_ss], eax
+        ; Leave DPL 0 segments in DS and ES, a DPL 3 one in FS: the return to
+        ; ring 3 must null DS and ES (ring 3 may not use them) and keep FS.
+        mov ax, KDATA
+        mov ds, ax
+        mov es, ax
+        mov ax, UDATA | 3
+        mov fs, ax
+        retf 12                         ; pop EIP, CS; release 12 bytes; pop ESP, SS; release 12
+
+; A conforming segment: CS.RPL stays the caller's CPL.
+conf_target:
+        mov ax, cs
+        movzx eax, ax
+        mov [u_conf_cs], eax
+        mov [u_conf_esp], esp
+        retf
+
+; INT 0x40 (trap gate). Stack: [esp] EIP, +4 CS, +8 EFLAGS, +12 ESP, +16 SS.
+int_trap_handler:
+        mov [u_int_esp], esp
+        mov ax, cs
+        movzx eax, ax
+        mov [u_int_cs], eax
+        pushfd
+        pop dword [u_int_eflags]
+        mov eax, [esp]
+        mov [u_int_ret_eip], eax
+        mov eax, [esp + 4]
+        mov [u_int_ret_cs], eax
+        mov eax, [esp + 12]
+        mov [u_int_outer_esp], eax
+        mov eax, [esp + 16]
+        mov [u_int_outer_ss], eax
+        mov ax, KDATA
+        mov ds, ax                      ; IRETD to ring 3 will null it
+        iretd
+
+; INT 0x41 (interrupt gate).
+int_int_handler:
+        pushfd
+        pop dword [u_int_eflags]
+        iretd
+
+; SYSENTER lands here at CPL 0 with flat CS/SS from the MSRs.
+sysenter_target:
+        mov ax, cs
+        movzx eax, ax
+        mov [u_se_cs], eax
+        mov ax, ss
+        movzx eax, ax
+        mov [u_se_ss], eax
+        mov [u_se_esp], esp
+        pushfd
+        pop dword [u_se_eflags]
+        sysexit                         ; ECX, EDX still hold ring 3's ESP, EIP
+
+        ROM_END
