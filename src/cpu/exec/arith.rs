@@ -83,8 +83,9 @@ pub fn neg_not<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<
 }
 
 /// MUL and the one-, two- and three-operand forms of IMUL. CF = OF = the upper half is
-/// significant; SF, ZF, PF follow the low half of the result and AF is cleared (the SDM leaves
-/// them undefined).
+/// significant. The SDM leaves SF, ZF, AF and PF undefined; Intel processors set SF from the
+/// sign of the low half of the product, PF from its low byte, and clear ZF (even for a zero
+/// product) and AF ([`mul_flags`]).
 pub fn mul<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
     let signed = ins.mnemonic() == M::Imul;
     if ins.op_count() == 1 {
@@ -113,7 +114,7 @@ pub fn mul<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> 
                 cpu.gpr[EDX] = hi;
             }
         }
-        cpu.flags.set_szp_c_o_a(size * 8, lo, overflow, overflow, false);
+        mul_flags(cpu, size, lo, overflow);
         return Ok(());
     }
     // IMUL r, r/m (op 0 = op 1 * op 2 when three operands).
@@ -127,12 +128,30 @@ pub fn mul<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> 
     let lo = p as u64 as u32 & mask(size);
     let overflow = p != sext(lo, size) as i32 as i64;
     cpu.set_reg(ins.op0_register(), lo);
-    cpu.flags.set_szp_c_o_a(size * 8, lo, overflow, overflow, false);
+    mul_flags(cpu, size, lo, overflow);
     Ok(())
 }
 
+/// Flags after MUL/IMUL with a low half `lo` of `size` bytes: CF = OF = `overflow`, SF = sign
+/// of `lo`, PF = parity of its low byte, ZF = AF = 0 (Intel; checked against the host CPU).
+#[inline]
+fn mul_flags(cpu: &mut Cpu, size: u32, lo: u32, overflow: bool) {
+    let mut f = 0;
+    if overflow {
+        f |= (Eflags::CF | Eflags::OF).bits();
+    }
+    if lo & sign_bit(size) != 0 {
+        f |= Eflags::SF.bits();
+    }
+    if crate::cpu::flags::parity(lo) {
+        f |= Eflags::PF.bits();
+    }
+    cpu.flags.set_masked(f, Eflags::STATUS.bits());
+}
+
 /// DIV and IDIV. #DE when the divisor is 0 or the quotient does not fit (SDM Vol. 2A "DIV").
-/// Flags are undefined; x86lab leaves them unchanged.
+/// The SDM leaves all six status flags undefined; Intel processors leave them unchanged, and so
+/// does x86lab (checked against the host CPU).
 pub fn div<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
     let src = cpu.read_op(bus, ins, 0)?;
     let size = cpu.op_size(ins, 0);

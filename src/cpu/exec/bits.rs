@@ -11,7 +11,8 @@ use iced_x86::{Instruction, Mnemonic as M, OpKind};
 
 /// BT, BTS, BTR, BTC. With a memory destination and a register bit offset, the offset is a
 /// signed bit string index that may reach outside the operand (SDM Vol. 2A "BT", "Bit(BitBase,
-/// BitOffset)"); with an immediate it is taken modulo the operand size.
+/// BitOffset)"); with an immediate it is taken modulo the operand size. Only CF is written: OF,
+/// SF, AF and PF (undefined) keep their values, as on Intel processors, and so does ZF.
 pub fn bt<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
     let size = cpu.op_size(ins, 0);
     let w = size * 8;
@@ -53,19 +54,25 @@ pub fn bt<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
     Ok(())
 }
 
-/// BSF, BSR: index of the lowest / highest set bit. A zero source sets ZF and leaves the
-/// destination unchanged (what Intel and AMD processors do; the SDM says "undefined").
+/// BSF, BSR: index of the lowest / highest set bit. ZF = the source is zero. A zero source
+/// leaves the destination unchanged (what Intel and AMD processors do; the SDM says
+/// "undefined"). The other status flags, undefined too, are set as Intel processors set them:
+/// CF = OF = SF = AF = 0 and PF = parity of the index (of 0 for a zero source).
 pub fn bsf_bsr<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
     let size = cpu.op_size(ins, 0);
     let src = cpu.read_op(bus, ins, 1)? & mask(size);
-    let f = cpu.flags.eflags();
-    if src == 0 {
-        cpu.flags.set_masked(f | Eflags::ZF.bits(), Eflags::ZF.bits());
-        return Ok(());
+    let idx = if src == 0 {
+        0
+    } else {
+        let idx = if ins.mnemonic() == M::Bsf { src.trailing_zeros() } else { 31 - src.leading_zeros() };
+        cpu.set_reg(ins.op0_register(), idx);
+        idx
+    };
+    let mut f = if src == 0 { Eflags::ZF.bits() } else { 0 };
+    if crate::cpu::flags::parity(idx) {
+        f |= Eflags::PF.bits();
     }
-    let idx = if ins.mnemonic() == M::Bsf { src.trailing_zeros() } else { 31 - src.leading_zeros() };
-    cpu.set_reg(ins.op0_register(), idx);
-    cpu.flags.set(Eflags::ZF, false);
+    cpu.flags.set_masked(f, Eflags::STATUS.bits());
     Ok(())
 }
 
