@@ -134,8 +134,11 @@ pub fn hlt(cpu: &mut Cpu) -> Res<()> {
     Ok(())
 }
 
-/// CR4 bits x86lab implements: page size extensions, PAE, global pages (SDM Vol. 3A §2.5).
-pub const CR4_SUPPORTED: Cr4 = Cr4::PSE.union(Cr4::PAE).union(Cr4::PGE);
+/// CR4 bits x86lab implements: page size extensions, PAE, global pages, and time-stamp disable
+/// (SDM Vol. 3A §2.5). CR4.TSD exists on every processor that reports CPUID.01H:EDX.TSC, and
+/// RDTSC honours it; every CR4 bit that belongs to a feature must be settable exactly when CPUID
+/// reports the feature (roms/tests/cpuid.asm checks this).
+pub const CR4_SUPPORTED: Cr4 = Cr4::PSE.union(Cr4::PAE).union(Cr4::PGE).union(Cr4::TSD);
 
 /// MOV CRn/DRn, r32.
 pub fn mov_to_special<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
@@ -332,7 +335,10 @@ fn read_msr(cpu: &Cpu, n: u32) -> Res<u64> {
 
 fn write_msr(cpu: &mut Cpu, n: u32, v: u64) -> Res<()> {
     match n {
-        msr::IA32_TIME_STAMP_COUNTER => cpu.tsc_offset = v.wrapping_sub(cpu.icount),
+        // SDM Vol. 3B §17.17: on P6-family processors before family 06H model 0EH (x86lab is
+        // family 6 model 1), WRMSR writes only the low 32 bits of the time-stamp counter and
+        // clears the high 32 bits. The counter then goes on counting from that value.
+        msr::IA32_TIME_STAMP_COUNTER => cpu.tsc_offset = (v & 0xFFFF_FFFF).wrapping_sub(cpu.icount),
         msr::IA32_SYSENTER_CS => cpu.sysenter[0] = v as u32,
         msr::IA32_SYSENTER_ESP => cpu.sysenter[1] = v as u32,
         msr::IA32_SYSENTER_EIP => cpu.sysenter[2] = v as u32,
