@@ -57,6 +57,9 @@ GATE_A          equ GDT_FREE + 0x48     ; 0x88: task gate -> TSS_A
 TSS_E16_SMALL   equ GDT_FREE + 0x50     ; 0x90: 16-bit TSS whose limit is too small
 TSS_G           equ GDT_FREE + 0x58     ; 0x98: a task that runs at CPL 3
 GATE_A3         equ GDT_FREE + 0x60     ; 0xA0: task gate -> TSS_A, DPL 3
+TSS_N1          equ GDT_FREE + 0x68     ; 0xA8: nesting, first level
+TSS_N2          equ GDT_FREE + 0x70     ; 0xB0: nesting, second level
+TSS_H           equ GDT_FREE + 0x78     ; 0xB8: a task whose CS is not acceptable
 LDT_DATA        equ 0x08 | 4            ; index 1 in the LDT (TI = 1), RPL 0
 
 ; ---- memory ---------------------------------------------------------------------
@@ -68,6 +71,9 @@ TSS_SMALL_BASE  equ 0x4400
 TSS_E16_BASE    equ 0x4500
 TSS_F_BASE      equ 0x4600
 TSS_G_BASE      equ 0x4700
+TSS_N1_BASE     equ 0x4900
+TSS_N2_BASE     equ 0x4A00
+TSS_H_BASE      equ 0x4B00
 LDT_B_BASE      equ 0x4800
 LDT_DATA_BASE   equ 0x20000         ; what LDT_DATA points at
 STACK_B         equ 0x91000
@@ -76,6 +82,9 @@ STACK_D         equ 0x93000
 STACK_F         equ 0x94000
 STACK_G         equ 0x95000         ; task G's CPL 3 stack
 STACK_G0        equ 0x96000         ; task G's CPL 0 stack (TSS_G.SS0:ESP0)
+STACK_N1        equ 0x97000
+STACK_N2        equ 0x98000
+STACK_H         equ 0x99000
 STACK_E16       equ 0xF000          ; SP in DATA16 (a 16-bit stack segment at 0)
 
 ; 16-bit TSS field offsets (SDM Vol. 3A §7.6, Figure 7-11)
@@ -124,6 +133,11 @@ v_e_type        equ 0x0748
 v_e_cs          equ 0x074C
 v_e_ss          equ 0x0750
 v_g_cpl         equ 0x0760
+v_n1_link       equ 0x0764
+v_n2_link       equ 0x0768
+v_n1_flags_back equ 0x076C          ; task N1's EFLAGS after N2 returned to it
+v_n1_done       equ 0x0770
+v_h_tr          equ 0x0774
 
 ; The type field (bits 0-3 of the access byte) of a GDT descriptor.
 %macro DESC_TYPE 2                  ; reg32, selector
@@ -227,6 +241,8 @@ tests:
         call test_clts
         call test_tss16
         call test_ring3_task
+        call test_double_nesting
+        call test_bad_cs
         ret
 
 ; -----------------------------------------------------------------------------
@@ -720,6 +736,100 @@ task_g:                         ; CPL 3
 .g2:
         jmp GATE_A3:0           ; through the DPL 3 gate: allowed
         jmp task_g
+
+; -----------------------------------------------------------------------------
+; Two levels of nesting: A CALLs N1, N1 CALLs N2, each IRET goes back one
+; level. N1's NT (set when A called it) is saved in N1's TSS when N1 calls N2
+; and comes back with it, so N1's own IRET is a task return too.
+; -----------------------------------------------------------------------------
+test_double_nesting:
+        mov edi, TSS_N1_BASE
+        mov eax, task_n1
+        mov ebx, STACK_N1
+        call new_task
+        SET_DESC TSS_N1, TSS_N1_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        mov edi, TSS_N2_BASE
+        mov eax, task_n2
+        mov ebx, STACK_N2
+        call new_task
+        SET_DESC TSS_N2, TSS_N2_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        mov dword [v_n1_done], 0
+        LOAD_PATTERN 0x4E4E0000
+        SNAPSHOT snap_before
+        call TSS_N1:0           ; straight to a TSS, no gate
+        SNAPSHOT snap_after
+        CHECK "nested twice: N1 came back to A", [v_n1_done], 1
+        CHECK "nested twice: N1's back link = A", [v_n1_link], TSS_A
+        CHECK "nested twice: N2's back link = N1", [v_n2_link], TSS_N1
+        mov eax, [v_n1_flags_back]
+        and eax, FL_NT
+        CHECK "nested twice: N1 has NT = 1 again after N2's IRET", eax, FL_NT
+        CHECK "nested twice: A's EAX restored", [snap_after + 0], [snap_before + 0]
+        CHECK "nested twice: A's ESP restored", [snap_after + 16], [snap_before + 16]
+        CHECK "nested twice: A's EFLAGS restored", [snap_after + 32], [snap_before + 32]
+        DESC_TYPE eax, TSS_N1
+        CHECK "nested twice: N1 available at the end", eax, 9
+        DESC_TYPE eax, TSS_N2
+        CHECK "nested twice: N2 available at the end", eax, 9
+        ret
+
+task_n1:
+        movzx eax, word [TSS_N1_BASE + TSS_LINK]
+        mov [v_n1_link], eax
+        call TSS_N2:0
+        pushfd
+        pop dword [v_n1_flags_back]
+        mov dword [v_n1_done], 1
+        iretd                   ; NT = 1: back to A
+        jmp task_n1
+
+task_n2:
+        movzx eax, word [TSS_N2_BASE + TSS_LINK]
+        mov [v_n2_link], eax
+        iretd                   ; back to N1
+        jmp task_n2
+
+; -----------------------------------------------------------------------------
+; A TSS whose CS selector is unacceptable: CODE0 | 3 names a non-conforming
+; code segment of DPL 0 with RPL 3, and a non-conforming CS must have DPL =
+; RPL (SDM Vol. 3A Table 7-1, "code segment DPL matches segment selector
+; RPL": #TS(CS)). The CPU checks this *after* the commit point, once TR and
+; the registers hold the new task's values, so the exception is delivered in
+; the new task's context (§7.3 step 11): TR = TSS_H and the saved EIP is task
+; H's first instruction. (Its SS, DS... are DPL 3 so that only CS is wrong.)
+; -----------------------------------------------------------------------------
+test_bad_cs:
+        mov edi, TSS_H_BASE
+        mov eax, task_h
+        mov ebx, STACK_H
+        call new_task
+        mov dword [edi + TSS_CS], CODE0 | 3
+        mov dword [edi + TSS_SS], DATA3 | 3
+        mov dword [edi + TSS_DS], DATA3 | 3
+        mov dword [edi + TSS_ES], DATA3 | 3
+        mov dword [edi + TSS_FS], DATA3 | 3
+        mov dword [edi + TSS_GS], DATA3 | 3
+        SET_DESC TSS_H, TSS_H_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        mov dword [v_h_tr], 0
+        EXPECT_FAULT bad_cs_resume
+        jmp TSS_H:0
+after_jmp_h:
+        CHECK_FAULT "new task's CS: non-conforming with DPL 0 != RPL 3 -> #TS(CS)", 10, CODE0
+        CHECK "... taken in the new task's context: TR = its TSS", [v_h_tr], TSS_H
+        CHECK "... the pushed EIP is the new task's first instruction", [v_fault_eip], task_h
+        CHECK "... the old task's TSS holds its state (EIP after the JMP)", [TSS_A_BASE + TSS_EIP], after_jmp_h
+        ret
+
+bad_cs_resume:                  ; the harness resumes here after the #TS: task H
+        mov ax, DATA0
+        mov ds, ax
+        xor eax, eax
+        str eax
+        mov [v_h_tr], eax
+        jmp TSS_A:0             ; back to A, after its JMP
+task_h:
+        CHECK "task H's code must not run with an unacceptable CS", 0, 1
+        jmp TSS_A:0
 
         bits 16
 task_e16:

@@ -47,6 +47,9 @@
 ;      ring-0 handler through a DPL 3 gate and sees the v86 frame; an
 ;      exception (#DE) reaches its handler; HLT still traps.
 ;   3. A virtual-8086 *task*: a JMP to a TSS with VM = 1.
+;   4. Program 1's I/O again with paging on, the TSS in a supervisor-only
+;      page: the CPU reads the I/O bitmap as a supervisor (an implicit
+;      access), whatever the CPL of the code doing the I/O.
 ;
 ; Every check prints one PASS or FAIL line (see sysharness.inc).
 ; =============================================================================
@@ -57,6 +60,7 @@
 ; ---- selectors ----------------------------------------------------------------
 TSS_MON         equ GDT_FREE + 0x00     ; the monitor's TSS, with an I/O bitmap
 TSS_VT          equ GDT_FREE + 0x08     ; a virtual-8086 task (program 3)
+TSS_H44         equ GDT_FREE + 0x10     ; the INT 0x44 handler task (program 2)
 
 ; ---- memory ---------------------------------------------------------------------
 TSS_MON_BASE    equ 0x3000
@@ -65,6 +69,10 @@ IOMAP_BYTES     equ 0x20                        ; covers ports 0x00 .. 0xFF
 TSS_MON_LIMIT   equ IOMAP_OFFSET + IOMAP_BYTES  ; + 1 terminator byte (0xFF)
 TSS_VT_BASE     equ 0x3400
 STACK_VT0       equ 0x9E000                     ; ring-0 stack of the v86 task
+TSS_H44_BASE    equ 0x3800
+STACK_H44       equ 0x9D000
+PAGE_DIR        equ 0x10000                     ; program 4's page directory
+PAGE_TABLE      equ 0x11000                     ; ... and its one page table (0-4 MiB)
 
 ; Virtual-8086 memory (real-mode addresses = segment * 16 + offset).
 V86_CS          equ 0xF000          ; the programs run from the ROM: F000:R(label)
@@ -94,6 +102,11 @@ R2_IRET_OK      equ 0x46
 R2_AX41         equ 0x48
 R2_SEGS         equ 0x4A            ; ES FS GS DS after INT 0x41 returned (4 words)
 R2_DE_OK        equ 0x52
+R2_PUSHFD       equ 0x54            ; dword: PUSHFD in v86, IOPL 3
+R2_T44          equ 0x58            ; 1: back in v86 after the INT 0x44 task
+R2_T44_DS       equ 0x5A            ; DS after that return
+R4_IN_E9        equ 0x70            ; program 4
+R4_DONE         equ 0x72
 R3_SEGS         equ 0x60            ; DS ES FS GS SS SP in the v86 task (6 words)
 
 ; ---- the monitor's variables -------------------------------------------------------
@@ -138,6 +151,17 @@ mde_eip         equ mde + 0x00
 mde_cs          equ mde + 0x04
 mde_eflags      equ mde + 0x08
 mde_ran         equ mde + 0x0C
+m41_own_eflags  equ m41 + 0x3C      ; EFLAGS inside the INT 0x41 handler
+m_errs          equ 0x0720          ; the nonzero #GP error codes, in order (4 dwords)
+t44             equ 0x0740          ; what the INT 0x44 handler task saw:
+t44_link        equ t44 + 0x00      ;   its back link
+t44_eflags      equ t44 + 0x04      ;   the interrupted task's saved EFLAGS, EIP, CS, DS, SS
+t44_eip         equ t44 + 0x08
+t44_cs          equ t44 + 0x0C
+t44_ds          equ t44 + 0x10
+t44_ss          equ t44 + 0x14
+t44_ran         equ t44 + 0x18
+t44_tr          equ t44 + 0x1C
 
 ; The arithmetic flags and DF: what the monitor lets an emulated POPF/IRET change.
 GUEST_FLAGS     equ FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_DF | FL_OF
@@ -166,6 +190,7 @@ tests:
         call program1
         call program2
         call program3
+        call program4
         ret
 
 ; -----------------------------------------------------------------------------
@@ -200,6 +225,29 @@ setup:
         SET_IDT_GATE 0, CODE0, monitor_de, GATE_INT32
         SET_IDT_GATE 0x41, CODE0, monitor_int41, GATE_INT32_DPL3
         ; (vector 0x42 keeps the harness's DPL 0 gate: INT 0x42 from v86 -> #GP)
+        ; Vector 0x43: a DPL 3 gate to a DPL 3 handler. From virtual-8086 mode
+        ; the handler must be ring 0 (non-conforming): #GP(CODE3).
+        SET_IDT_GATE 0x43, CODE3 | 3, monitor_int41, GATE_INT32_DPL3
+        ; Vector 0x44: a DPL 3 *task* gate: the handler is a task.
+        mov edi, TSS_H44_BASE
+        xor ecx, ecx
+.zero44:
+        mov dword [edi + ecx], 0
+        add ecx, 4
+        cmp ecx, TSS32_SIZE
+        jne .zero44
+        mov dword [edi + TSS_EIP], monitor_task44
+        mov dword [edi + TSS_EFLAGS], 0x2
+        mov dword [edi + TSS_ESP], STACK_H44
+        mov dword [edi + TSS_CS], CODE0
+        mov dword [edi + TSS_SS], DATA0
+        mov dword [edi + TSS_DS], DATA0
+        mov dword [edi + TSS_ES], DATA0
+        mov dword [edi + TSS_FS], DATA0
+        mov dword [edi + TSS_GS], DATA0
+        mov word [edi + TSS_IOMAP], TSS32_SIZE
+        SET_DESC TSS_H44, TSS_H44_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        SET_IDT_GATE 0x44, TSS_H44, 0, GATE_TASK | (3 << 5)
 
         ; The guest's own interrupt vector table, at linear 0 as in real mode.
         mov word [0x61 * 4], R(v86_isr61)
@@ -244,6 +292,12 @@ reset_counters:
         add edi, 4
         cmp edi, m_tty_buf + 64
         jne .z
+        mov edi, m_errs
+.z2:
+        mov dword [edi], 0
+        add edi, 4
+        cmp edi, m_errs + 16
+        jne .z2
         ret
 
 ; =============================================================================
@@ -281,6 +335,11 @@ monitor_gp:
         ; A nonzero error code: not a sensitive instruction but a gate
         ; problem. In this ROM that is INT 0x42 through a DPL 0 gate, which
         ; #GPs with the IDT index (0x42 * 8 + 2, bit 1 = IDT): skip the INT.
+        mov ebx, [m_nonzero]
+        cmp ebx, 4
+        jae .err_counted
+        mov [m_errs + ebx * 4], eax
+.err_counted:
         inc dword [m_nonzero]
         mov [m_int_err], eax
         add word [ebp + 4], 2
@@ -485,6 +544,8 @@ v86_pop16:
 ;       [esp+20] ES  [esp+24] DS  [esp+28] FS  [esp+32] GS
 ; -----------------------------------------------------------------------------
 monitor_int41:
+        pushfd                          ; the handler's own EFLAGS
+        pop dword [ss:m41_own_eflags]
         mov [ss:m41_ds], ds             ; DS is null here: write through SS
         mov [ss:m41_es], es
         mov [ss:m41_fs], fs
@@ -537,6 +598,31 @@ monitor_de:
 .not_v86:
         jmp exc_stubs + 0 * STUB_SIZE
 
+; INT 0x44 from virtual-8086 mode through a task gate: this handler is a task
+; (TSS_H44). The interrupted virtual-8086 program's state went into the
+; monitor's TSS, VM and real-mode segment values included; IRETD (NT = 1)
+; switches back, and loading EFLAGS with VM = 1 from that TSS puts the CPU
+; back in virtual-8086 mode.
+monitor_task44:
+        movzx eax, word [TSS_H44_BASE + TSS_LINK]
+        mov [t44_link], eax
+        mov eax, [TSS_MON_BASE + TSS_EFLAGS]
+        mov [t44_eflags], eax
+        mov eax, [TSS_MON_BASE + TSS_EIP]
+        mov [t44_eip], eax
+        movzx eax, word [TSS_MON_BASE + TSS_CS]
+        mov [t44_cs], eax
+        movzx eax, word [TSS_MON_BASE + TSS_DS]
+        mov [t44_ds], eax
+        movzx eax, word [TSS_MON_BASE + TSS_SS]
+        mov [t44_ss], eax
+        xor eax, eax
+        str eax
+        mov [t44_tr], eax
+        mov dword [t44_ran], 1
+        iretd
+        jmp monitor_task44
+
 ; =============================================================================
 ; Program 1: IOPL = 0. Everything sensitive traps to the monitor.
 ; =============================================================================
@@ -586,7 +672,7 @@ program1:
         CHECK "OUT DX,AL with DX=0x3F8: beyond the bitmap (TSS limit), trapped", [m_ports + 4], 0x3F8
         CHECK "IN AX,0xE9: port 0xEA denied, so the word access traps", [m_ports + 8], 0xE9
         CHECKW "IN AX,0xE9 emulated by the monitor (0xFFFF)", RES + R_IN_AX, 0xFFFF
-        CHECK "I/O traps: exactly the 3 denied accesses", [m_io], 3
+        CHECK "I/O traps: exactly the 3 denied accesses (REP OUTSB to 0xE9 did not trap)", [m_io], 3
         CHECK "HLT in v86 traps (#GP)", [m_hlt], 1
         CHECKW "program 1 ran to its end", RES + R_DONE1, 0xD1D1
         CHECK "every trap was #GP with error code 0", [m_nonzero], 0
@@ -661,8 +747,35 @@ program2:
         CHECKW "IRETD from the handler: v86 GS restored", RES + R2_SEGS + 4, 0x4444
         CHECKW "IRETD from the handler: v86 DS restored", RES + R2_SEGS + 6, RES_SEG
 
-        CHECK "INT 0x42 through a DPL 0 gate -> #GP(0x42*8+2)", [m_int_err], 0x42 * 8 + 2
-        CHECK "... and that was the only trap with an error code", [m_nonzero], 1
+        mov eax, [m41_own_eflags]
+        and eax, FL_VM | FL_IF | FL_TF | FL_NT | FL_RF
+        CHECK "INT 0x41 handler: VM, IF (interrupt gate), TF, NT, RF cleared", eax, 0
+        mov eax, [m41_eflags]
+        and eax, FL_IF
+        CHECK "INT 0x41 handler: the saved EFLAGS keeps the guest's IF = 1", eax, FL_IF
+        mov eax, [RES + R2_PUSHFD]
+        and eax, FL_VM | FL_RF | FL_IOPL
+        CHECK "PUSHFD in v86: VM and RF read as 0 in the image, IOPL 3", eax, FL_IOPL
+
+        CHECK "INT 0x42 through a DPL 0 gate -> #GP(0x42*8+2: IDT entry)", [m_errs + 0], 0x42 * 8 + 2
+        CHECK "INT 0x43 to a DPL 3 handler -> #GP(its CS): v86 interrupts need ring 0", [m_errs + 4], CODE3
+        CHECK "... and those were the only traps with an error code", [m_nonzero], 2
+
+        CHECK "INT 0x44 through a DPL 3 task gate: the handler task ran", [t44_ran], 1
+        CHECK "INT 0x44 task: TR = the handler's TSS", [t44_tr], TSS_H44
+        CHECK "INT 0x44 task: back link = the monitor's TSS", [t44_link], TSS_MON
+        mov eax, [t44_eflags]
+        and eax, FL_VM
+        CHECK "INT 0x44 task: the v86 program's EFLAGS saved with VM = 1", eax, FL_VM
+        CHECK "INT 0x44 task: its CS saved as the real-mode value", [t44_cs], V86_CS
+        CHECK "INT 0x44 task: its DS saved as the real-mode value", [t44_ds], RES_SEG
+        CHECK "INT 0x44 task: its SS saved as the real-mode value", [t44_ss], V86_SS
+        CHECK "INT 0x44 task: its EIP saved = after the INT", [t44_eip], R(v86_after_int44)
+        CHECKW "IRETD task return into v86: the program went on", RES + R2_T44, 1
+        CHECKW "IRETD task return into v86: DS reloaded real-mode style", RES + R2_T44_DS, RES_SEG
+        mov al, [GDT_BASE + TSS_H44 + 5]
+        and eax, 0x0F
+        CHECK "INT 0x44 task: its TSS is available again", eax, 9
         CHECK "#DE in v86 reached its handler (no DPL check for exceptions)", [mde_ran], 1
         mov eax, [mde_eflags]
         and eax, FL_VM
@@ -718,6 +831,57 @@ after_v86_task:
         xor eax, eax
         str eax
         CHECK "v86 task: the monitor's JMP brought back the main task", eax, TSS_MON
+        ret
+
+; =============================================================================
+; Program 4: paging on. Identity-mapped 4 KiB pages, all user-accessible except
+; the GDT, the IDT and the TSSs, which only the supervisor may touch. The
+; virtual-8086 program runs at CPL 3, yet the CPU reads the descriptor tables,
+; the TSS's SS0:ESP0 and the I/O permission bitmap as *implicit supervisor*
+; accesses (SDM Vol. 3A §4.6.1): none of them may raise #PF.
+; =============================================================================
+CR0_PG  equ 1 << 31
+
+program4:
+        call reset_counters
+        mov dword [m_task_mode], 0
+        mov edi, PAGE_TABLE     ; PTE n maps linear n * 4 KiB to the same address
+        mov eax, 0x7            ; present, writable, user
+.pt:
+        mov [edi], eax
+        add eax, 0x1000
+        add edi, 4
+        cmp edi, PAGE_TABLE + 4096
+        jne .pt
+        and dword [PAGE_TABLE + (GDT_BASE >> 12) * 4], ~4      ; U/S = 0: supervisor only
+        and dword [PAGE_TABLE + (IDT_BASE >> 12) * 4], ~4
+        and dword [PAGE_TABLE + (TSS_MON_BASE >> 12) * 4], ~4
+        mov edi, PAGE_DIR
+.pd:
+        mov dword [edi], 0      ; not present ...
+        add edi, 4
+        cmp edi, PAGE_DIR + 4096
+        jne .pd
+        mov dword [PAGE_DIR], PAGE_TABLE | 0x7                  ; ... except 0-4 MiB
+        mov eax, PAGE_DIR
+        mov cr3, eax
+        mov eax, cr0
+        or eax, CR0_PG
+        mov cr0, eax
+
+        mov eax, FL_VM | 0x2    ; IOPL 0
+        mov ebx, R(v86_prog4)
+        call run_v86
+
+        mov eax, cr0
+        and eax, ~CR0_PG
+        mov cr0, eax
+        PRINT {"-- program 4: paging on, system tables in supervisor pages", 10}
+        CHECKW "paging: IN from an allowed port at CPL 3 (bitmap read as supervisor)", RES + R4_IN_E9, 0xE9
+        CHECK "paging: OUT to a denied port traps with #GP (not #PF)", [m_ports], 0x80
+        CHECK "paging: exactly one I/O trap", [m_io], 1
+        CHECK "paging: HLT trapped through the IDT, GDT and TSS in supervisor pages", [m_hlt], 1
+        CHECKW "paging: program 4 ran to its end", RES + R4_DONE, 0xD4D4
         ret
 
 ; =============================================================================
@@ -805,6 +969,15 @@ v86_prog1:
         out dx, al                      ; beyond the bitmap: traps
         in ax, 0xE9                     ; 0xE9 allowed but 0xEA denied: traps
         mov [R_IN_AX], ax
+        push ds                         ; REP OUTSB to an allowed port: straight to
+        push cs                         ; the device, no monitor involved
+        pop ds
+        mov si, R(v86_outs_message)
+        mov cx, v86_outs_len
+        mov dx, 0xE9
+        cld
+        rep outsb
+        pop ds
         mov word [R_DONE1], 0xD1D1
         hlt                             ; privileged: traps, and the monitor ends the run
 
@@ -825,6 +998,9 @@ v86_isr61:
 v86_message:
         db "  [v86 INT 10h] hello from virtual-8086 mode", 10, 0
 v86_message_len equ $ - v86_message - 1
+v86_outs_message:
+        db "  [v86 REP OUTSB] straight to port 0xE9, allowed by the I/O bitmap", 10
+v86_outs_len equ $ - v86_outs_message
 
 v86_prog2:
         mov ax, RES_SEG
@@ -856,15 +1032,24 @@ v86_prog2:
         mov fs, ax
         mov ax, 0x4444
         mov gs, ax
+        pushfd                          ; a 32-bit image: VM and RF read as 0
+        pop dword [R2_PUSHFD]
         mov ax, 0x4141
+        sti                             ; the handler's interrupt gate clears IF
         int 0x41                        ; DPL 3 gate: to the ring-0 handler
 v86_after_int41:
+        cli
         mov [R2_AX41], ax
         mov [R2_SEGS + 0], es
         mov [R2_SEGS + 2], fs
         mov [R2_SEGS + 4], gs
         mov [R2_SEGS + 6], ds
         int 0x42                        ; DPL 0 gate: #GP(0x212)
+        int 0x43                        ; DPL 3 handler: #GP(CODE3)
+        int 0x44                        ; a task gate
+v86_after_int44:
+        mov [R2_T44_DS], ds             ; as the task return reloaded it
+        mov word [R2_T44], 1
         mov ax, 1
         mov bl, 0
 v86_div:
@@ -888,6 +1073,16 @@ v86_prog3:
         add si, 2
         cmp si, 12
         jne .copy
+        hlt
+
+v86_prog4:
+        mov ax, RES_SEG
+        mov ds, ax
+        in al, 0xE9                     ; allowed by the bitmap
+        mov ah, 0
+        mov [R4_IN_E9], ax
+        out 0x80, al                    ; denied: #GP
+        mov word [R4_DONE], 0xD4D4
         hlt
 
         bits 32

@@ -981,10 +981,20 @@ impl Cpu {
         if !csd.is_code() {
             return Err(ts(cs, "new task's CS is not a code segment"));
         }
+        // The new CPL is the CS selector's RPL, and the code segment must agree with it: DPL = RPL
+        // for non-conforming code, DPL <= RPL for conforming code, else #TS(CS) (SDM Vol. 3A
+        // Table 7-1, "code segment DPL matches segment selector RPL"; Bochs task_switch does the
+        // same). Without it a task could run a ring-0 code segment at CPL 3.
+        let cpl = (cs & 3) as u8;
+        if csd.conforming() && csd.dpl() > cpl {
+            return Err(ts(cs, "new task's CS is conforming code with DPL > the selector's RPL"));
+        }
+        if !csd.conforming() && csd.dpl() != cpl {
+            return Err(ts(cs, "new task's CS is non-conforming code whose DPL differs from the selector's RPL"));
+        }
         if !csd.present() {
             return Err(np(cs, "new task's code segment not present"));
         }
-        let cpl = (cs & 3) as u8;
         self.load_cs_checked(bus, cs, csd, cpl)?;
         for s in [Seg::Ss, Seg::Ds, Seg::Es, Seg::Fs, Seg::Gs] {
             let v = sels[s as usize];
