@@ -15,7 +15,9 @@
 //!   4 GiB (MAP_32BIT), far-returns into selector 0x23 (the Linux x86_64 GDT's 32-bit user code
 //!   segment) at a stub in a MAP_32BIT page (`popfd; <instruction>; pushfd`), which far-jumps
 //!   back through selector 0x33 to a 64-bit landing pad in the same page. A sanity property
-//!   checks that both host harnesses agree on ordinary instructions.
+//!   checks that both host harnesses agree on ordinary instructions. Memory-operand forms run
+//!   there too: ModRM [EBX] into a 64 KiB MAP_32BIT window, which x86lab sees through DS with a
+//!   wrapping base and a 4 GiB limit (unreal mode); the whole window is compared.
 //! - x86lab: a [`Cpu`] (one per test thread, reset for every case) on a flat 2 MiB bus, CS base
 //!   0 in real mode with CS.D chosen at random (so the 0x66 prefix is present for 32-bit operands
 //!   in 16-bit code and for 16-bit operands in 32-bit code), one [`Cpu::step`]. #DE goes through
@@ -229,6 +231,8 @@ mod host {
     const USER_CS32: u16 = 0x23;
     const USER_CS64: u16 = 0x33;
     const LOW_STACK_SIZE: usize = 64 * 1024;
+    /// Size of the data window for memory operands.
+    pub const WINDOW: usize = 64 * 1024;
 
     /// From 64-bit mode into the 32-bit stub of `low` and back (see `Low`).
     #[unsafe(naked)]
@@ -265,6 +269,8 @@ mod host {
         code64: *mut u8,
         /// Executable page below 4 GiB: data, the 64-bit landing pad, the 32-bit stub.
         low: *mut u8,
+        /// Data window below 4 GiB for memory operands of 32-bit code.
+        window: *mut u8,
     }
 
     fn map(len: usize, flags: i32, prot: i32) -> *mut u8 {
@@ -282,6 +288,8 @@ mod host {
             let code64 = map(4096, 0, rwx);
             let low = map(4096, libc::MAP_32BIT, rwx);
             let stack = map(LOW_STACK_SIZE, libc::MAP_32BIT, libc::PROT_READ | libc::PROT_WRITE);
+            let window = map(WINDOW, libc::MAP_32BIT, libc::PROT_READ | libc::PROT_WRITE);
+            assert!((window as usize) + WINDOW <= 1 << 32, "MAP_32BIT gave memory above 4 GiB");
             let low_addr = low as usize;
             let stack_top = stack as usize + LOW_STACK_SIZE - 64;
             assert!(low_addr + 4096 <= 1 << 32 && stack_top < 1 << 32, "MAP_32BIT gave memory above 4 GiB");
@@ -299,7 +307,7 @@ mod host {
                 pad.extend_from_slice(&(LOW_CONT as i32 - (LANDING as i32 + 13)).to_le_bytes());
                 std::ptr::copy_nonoverlapping(pad.as_ptr(), low.add(LANDING), pad.len());
             }
-            Pages { code64, low }
+            Pages { code64, low, window }
         }
     }
 
@@ -363,6 +371,16 @@ mod host {
                 libc::waitpid(pid, &mut status, 0);
                 libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
             }
+        })
+    }
+
+    /// The data window: its (below 4 GiB) address and its bytes.
+    pub fn with_window<R>(f: impl FnOnce(u32, &mut [u8]) -> R) -> R {
+        with_pages(|p| {
+            // SAFETY: the window is a private mapping of WINDOW bytes owned by this thread's
+            // pages; no other reference to it exists while `f` runs.
+            let w = unsafe { std::slice::from_raw_parts_mut(p.window, WINDOW) };
+            f(p.window as u32, w)
         })
     }
 
@@ -473,6 +491,16 @@ thread_local! {
 }
 
 fn emu(code: &[u8], big: bool, regs: [u32; 8], flags: u32) -> EmuOut {
+    emu_with(code, big, regs, flags, None).0
+}
+
+/// Where x86lab's copy of the host's data window sits on the flat bus.
+const WIN_EMU: u32 = 0x10000;
+
+/// Runs one instruction on x86lab. With `window` = (host address, bytes), DS is set up (base
+/// wrapping, limit 4 GiB: unreal mode) so that DS:host address reaches a copy of the bytes at
+/// `WIN_EMU`; returns the copy afterwards.
+fn emu_with(code: &[u8], big: bool, regs: [u32; 8], flags: u32, window: Option<(u32, &[u8])>) -> (EmuOut, Vec<u8>) {
     MACHINE.with(|m| {
         let mut m = m.borrow_mut();
         let (cpu, bus) = m.get_or_insert_with(|| (Cpu::new(), FlatBus { mem: vec![0; MEM] }));
@@ -489,7 +517,18 @@ fn emu(code: &[u8], big: bool, regs: [u32; 8], flags: u32) -> EmuOut {
         cpu.gpr = regs;
         cpu.gpr[4] = STACK;
         cpu.flags = Flags::new(flags & COMPARED);
+        if let Some((addr, bytes)) = window {
+            let w = WIN_EMU as usize;
+            bus.mem[w..w + bytes.len()].copy_from_slice(bytes);
+            let ds = &mut cpu.seg[3];
+            ds.base = WIN_EMU.wrapping_sub(addr);
+            ds.limit = u32::MAX;
+        }
         cpu.step(bus);
+        let win_after = match window {
+            Some((_, bytes)) => bus.mem[WIN_EMU as usize..WIN_EMU as usize + bytes.len()].to_vec(),
+            None => Vec::new(),
+        };
         let mut out = cpu.gpr;
         out[4] = 0;
         let f = &cpu.flags;
@@ -498,7 +537,7 @@ fn emu(code: &[u8], big: bool, regs: [u32; 8], flags: u32) -> EmuOut {
             .filter(|(_, on)| *on)
             .map(|(b, _)| *b)
             .sum();
-        EmuOut {
+        let out = EmuOut {
             regs: out,
             flags: cpu.flags.eflags(),
             getters,
@@ -506,7 +545,8 @@ fn emu(code: &[u8], big: bool, regs: [u32; 8], flags: u32) -> EmuOut {
             eip: cpu.eip,
             cs: cpu.seg[1].selector,
             esp: cpu.gpr[4],
-        }
+        };
+        (out, win_after)
     })
 }
 
@@ -1064,8 +1104,192 @@ proptest! {
     }
 }
 
+/// A memory-operand case: ModRM addresses [EBX] (32-bit code), EBX = window + `off`.
+#[derive(Clone, Debug)]
+struct MemCase {
+    insn: Insn,
+    regs: [u32; 8],
+    flags: u32,
+    off: u32,
+    seed: u64,
+    /// SDM-undefined flags (masked on non-Intel hosts only).
+    undef: u32,
+}
+
+/// ModRM for [EBX] with register field `reg`.
+fn modrm_ebx(reg: u8) -> u8 {
+    (reg << 3) | 3
+}
+
+/// A register number for the register operand of a memory form: not EBX (the address) or ESP;
+/// for bytes not BL or BH.
+fn reg_not_ebx(size: u32) -> BoxedStrategy<u8> {
+    if size == 8 {
+        prop::sample::select(vec![0u8, 1, 2, 4, 5, 6]).boxed()
+    } else {
+        prop::sample::select(vec![0u8, 1, 2, 5, 6, 7]).boxed()
+    }
+}
+
+/// Memory-destination and memory-source forms of the ALU, unary, shift, multiply, bit and
+/// exchange instructions. BT* with a register bit offset reach up to 24 KiB either side of EBX
+/// (the offset is a signed bit-string index).
+fn mem_forms() -> impl Strategy<Value = MemCase> {
+    (size_any(), 0u8..14, 0u8..8, any::<u8>(), val(), regs(), flags_in(), any::<u64>(), -0x6000i32..0x6000)
+        .prop_flat_map(|(size, family, sub, count, immv, regs, flags, seed, bitoff)| {
+            reg_not_ebx(size).prop_map(move |r| {
+                let mut regs = regs;
+                let off = 0x8000u32;
+                let wide = if size == 8 { 16 } else { size };
+                // The register for forms that have no byte size (byte register 4 is AH; as a
+                // word it would be SP).
+                let rw = if r == 4 { 7 } else { r };
+                let (size, body, undef) = match family {
+                    // op m, r / op r, m / TEST m, r
+                    0 | 1 => {
+                        let op = sub;
+                        let dir = if family == 1 { 2 } else { 0 };
+                        (
+                            size,
+                            vec![wop(op * 8 + dir, size), modrm_ebx(r)],
+                            if matches!(op, 1 | 4 | 6) { AF } else { 0 },
+                        )
+                    }
+                    2 => (size, vec![wop(0x84, size), modrm_ebx(r)], AF),
+                    // op m, imm
+                    3 => {
+                        let body = [vec![wop(0x80, size), modrm_ebx(sub)], imm(size, immv)].concat();
+                        (size, body, if matches!(sub, 1 | 4 | 6) { AF } else { 0 })
+                    }
+                    // INC DEC NOT NEG m
+                    4 => {
+                        let body = if sub & 2 == 0 {
+                            vec![wop(0xFE, size), modrm_ebx(sub & 1)]
+                        } else {
+                            vec![wop(0xF6, size), modrm_ebx(2 + (sub & 1))]
+                        };
+                        (size, body, 0)
+                    }
+                    // shifts and rotates m, by 1 / CL / imm8
+                    5..=7 => {
+                        let (body, n) = match family {
+                            5 => (vec![wop(0xD0, size), modrm_ebx(sub)], 1),
+                            6 => {
+                                regs[1] = (regs[1] & !0xFF) | count as u32;
+                                (vec![wop(0xD2, size), modrm_ebx(sub)], count as u32)
+                            }
+                            _ => (vec![wop(0xC0, size), modrm_ebx(sub), count], count as u32),
+                        };
+                        (size, body, shift_undef(sub as u32 | (n << 8)).flags)
+                    }
+                    // SHLD/SHRD m, r, imm8 / CL
+                    8 => {
+                        let op = if sub & 1 != 0 { 0xAC } else { 0xA4 };
+                        regs[1] = (regs[1] & !0xFF) | count as u32;
+                        let body = if sub & 2 != 0 {
+                            vec![0x0F, op + 1, modrm_ebx(rw)]
+                        } else {
+                            vec![0x0F, op, modrm_ebx(rw), count]
+                        };
+                        (wide, body, if count & 0x1F > 16 { STATUS } else { AF | OF })
+                    }
+                    // MUL/IMUL m; IMUL r, m
+                    9 => {
+                        if sub & 2 != 0 && size != 8 {
+                            (size, vec![0x0F, 0xAF, modrm_ebx(rw)], SF | ZF | AF | PF)
+                        } else {
+                            (size, vec![wop(0xF6, size), modrm_ebx(4 + (sub & 1))], SF | ZF | AF | PF)
+                        }
+                    }
+                    // BT* m, r (bit string) and m, imm8
+                    10 | 11 => {
+                        let op = sub & 3;
+                        let body = if family == 10 {
+                            let bitoff = if wide == 16 { bitoff.clamp(-0x8000, 0x7FFF) } else { bitoff * 8 };
+                            regs[rw as usize] = (regs[rw as usize] & !mask_of(wide)) | (bitoff as u32 & mask_of(wide));
+                            vec![0x0F, 0xA3 + op * 8, modrm_ebx(rw)]
+                        } else {
+                            vec![0x0F, 0xBA, modrm_ebx(4 + op), count]
+                        };
+                        (wide, body, OF | SF | AF | PF)
+                    }
+                    // BSF/BSR r, m
+                    12 => (wide, vec![0x0F, 0xBC + (sub & 1), modrm_ebx(rw)], CF | OF | SF | AF | PF),
+                    // CMPXCHG / XADD m, r
+                    _ => (size, vec![0x0F, wop(if sub & 1 != 0 { 0xC0 } else { 0xB0 }, size), modrm_ebx(r)], 0),
+                };
+                MemCase { insn: Insn::new(size, body), regs, flags, off, seed, undef }
+            })
+        })
+}
+
+fn fill(seed: u64, bytes: &mut [u8]) {
+    let mut x = seed | 1;
+    for chunk in bytes.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Some zero and all-ones bytes, so CMPXCHG and BSF see equal values and zero sources.
+        let v = match x >> 60 {
+            0 => 0,
+            1 => u64::MAX,
+            _ => x,
+        };
+        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
+    }
+}
+
+fn check_mem(case: &MemCase) -> Result<(), TestCaseError> {
+    let code = case.insn.bytes32();
+    let (addr, before) = host::with_window(|addr, w| {
+        fill(case.seed, w);
+        if case.seed & 3 == 0 {
+            // CMPXCHG: make the accumulator equal the destination a quarter of the time.
+            w[case.off as usize..case.off as usize + 4].copy_from_slice(&case.regs[0].to_le_bytes());
+        }
+        (addr, w.to_vec())
+    });
+    let mut regs = case.regs;
+    regs[3] = addr.wrapping_add(case.off);
+    let (hregs, hflags) = host::exec32(&code, regs, case.flags);
+    let host_after = host::with_window(|_, w| w.to_vec());
+    let (e, emu_after) = emu_with(&code, true, regs, case.flags, Some((addr, &before)));
+    let what =
+        || format!("{} [{}], regs in {:08x?}, flags in [{}]", disasm(&code), hex(&code), regs, flag_names(case.flags));
+    prop_assert!(e.fault.is_none(), "x86lab raised vector {:?}: {}", e.fault, what());
+    prop_assert_eq!(e.eip, CODE + code.len() as u32, "EIP after {}", what());
+    for (i, (ours, theirs)) in e.regs.iter().zip(hregs).enumerate() {
+        prop_assert_eq!(*ours, theirs, "register {} differs (x86lab {:08x}, host {:08x}): {}", i, ours, theirs, what());
+    }
+    if let Some(i) = (0..host_after.len()).find(|&i| host_after[i] != emu_after[i]) {
+        prop_assert!(
+            false,
+            "memory differs at EBX{:+#x}: x86lab {:02x}, host {:02x} (was {:02x}): {}",
+            i as i64 - case.off as i64,
+            emu_after[i],
+            host_after[i],
+            before[i],
+            what()
+        );
+    }
+    let m = masked(case.undef);
+    let (ef, hf) = (e.flags & COMPARED & !m, hflags & COMPARED & !m);
+    prop_assert!(ef == hf, "flags differ: x86lab [{}], host [{}]: {}", flag_names(ef), flag_names(hf), what());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config(10_000))]
+
+    /// Memory operands (32-bit code, [EBX] into a window below 4 GiB; the host runs them in
+    /// compatibility mode), comparing the window too.
+    #[test]
+    fn memory_operand_forms(case in mem_forms()) {
+        if !compat_or_warn() {
+            return Ok(());
+        }
+        check_mem(&case)?;
+    }
 
     #[test]
     fn shifts_and_rotates_every_count((case, oc) in shifts()) {

@@ -11,8 +11,9 @@
 //!   `MSB(dest) ^ bit(w-2)(dest)`; SHR `MSB(dest)`; SAR 0; ROR `LSB(dest) ^ MSB(dest)`; RCR
 //!   `CF ^ MSB(dest)`; SHRD `LSB(src) ^ MSB(dest)`.
 //! - AF after SHL, SHR, SAR, SHLD, SHRD: cleared.
-//! - ROL/ROR with an immediate count (C0/C1) other than 1: OF is left unchanged (Intel writes
-//!   only CF there; with a count in CL, OF follows the rule above).
+//! - ROL/ROR of a register by an immediate count (C0/C1 with a register operand) other than 1:
+//!   OF is left unchanged (Intel writes only CF there; with a count in CL, or a memory
+//!   destination, OF follows the rule above).
 //! - RCL/RCR whose masked count is a multiple of width + 1 (9 or 18 for bytes, 17 for words):
 //!   nothing changes, CF and OF included. ROL/ROR by a multiple of the width (but not 0) still
 //!   set CF and OF.
@@ -120,9 +121,12 @@ pub fn shift<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()
     if s.szp {
         cpu.flags.set_szp_c_o_a(size * 8, s.res, s.cf, s.of, false);
     } else if s.carry {
-        // ROL/ROR by an immediate count other than 1 write CF only (Intel: OF keeps its value;
-        // by CL they write OF with the formula above).
-        let keep_of = count != 1 && matches!(ins.mnemonic(), M::Rol | M::Ror) && ins.op1_kind() == OpKind::Immediate8;
+        // ROL/ROR of a register by an immediate count other than 1 write CF only (Intel: OF
+        // keeps its value; by CL, or with a memory destination, OF follows the formula above).
+        let keep_of = count != 1
+            && matches!(ins.mnemonic(), M::Rol | M::Ror)
+            && ins.op1_kind() == OpKind::Immediate8
+            && ins.op0_kind() == OpKind::Register;
         let mut written = Eflags::CF.bits();
         if !keep_of {
             written |= Eflags::OF.bits();
