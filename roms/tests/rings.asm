@@ -34,6 +34,11 @@ CGATE3          equ 0x48        ; call gate, DPL 3, 3 dword parameters -> gate_t
 CONF_CODE       equ 0x50        ; conforming code, DPL 0, flat
 CGATE_NP        equ 0x58        ; call gate, DPL 3, not present
 CGATE_DPL0      equ 0x60        ; call gate, DPL 0
+CODE2           equ 0x68        ; ring-2 code, flat
+STACK2          equ 0x70        ; ring-2 stack: base 0, limit 0xFFFFF (byte granular), B = 1
+CGATE2          equ 0x78        ; call gate, DPL 3 -> CODE2:ring2_target
+CGATE_JMP       equ 0x80        ; call gate, DPL 0 -> KCODE:jmp_target
+STACK2_TOP      equ 0x64000
 
 VEC_TRAP3       equ 0x40        ; trap gate, DPL 3
 VEC_INT3        equ 0x41        ; interrupt gate, DPL 3
@@ -77,6 +82,13 @@ u_gdt_copy      equ 0x670           ; 6 bytes for SGDT
 u_esp3_conf     equ 0x678
 u_esp3_int      equ 0x67C
 u_esp3_se       equ 0x680
+u_r2_cs         equ 0x684
+u_r2_ss         equ 0x688
+u_r2_esp        equ 0x68C
+u_wrap_cs       equ 0x690
+u_wrap_ss       equ 0x694
+u_esp0_gate     equ 0x698
+u_jmp_esp       equ 0x69C
 
 gdt_start:
         STANDARD_GDT
@@ -84,6 +96,10 @@ gdt_start:
         DESC 0, 0xFFFFF, 0x9E, 0xC              ; 0x50 conforming code
         GATE KCODE, gate_target, 0x6C, 0        ; 0x58 call gate, P = 0
         GATE KCODE, gate_target, 0x8C, 0        ; 0x60 call gate, DPL 0
+        DESC 0, 0xFFFFF, 0xDA, 0xC              ; 0x68 code, DPL 2
+        DESC 0, 0xFFFFF, 0xD2, 0x4              ; 0x70 data, DPL 2, 1 MiB
+        GATE CODE2, ring2_target, 0xEC, 0       ; 0x78 call gate to ring 2
+        GATE KCODE, jmp_target, 0x8C, 0         ; 0x80 call gate for JMP
 gdt_end:
 
         bits 32
@@ -137,6 +153,33 @@ tests:
         CHECK "int 0x40: pushed SS = 0x23", [u_int_outer_ss], UDATA | 3
         CHECK "int 0x40: pushed ESP = ring-3 ESP", [u_int_outer_esp], [u_esp3_int]
 
+        ; ---- the same call gate from CPL 0: no privilege change -----------------
+        ; The target's DPL equals the CPL, so the CPU stays on the current
+        ; stack and pushes only CS and EIP; the parameters are simply the
+        ; caller's pushes above them (SDM Vol. 3A §5.8.5).
+        push dword 0x66666666
+        push dword 0x55555555
+        push dword 0x44444444
+        mov [u_esp0_gate], esp
+        call CGATE3 : 0
+        mov esi, esp
+        mov ax, KDATA
+        mov fs, ax
+        CHECK "call gate at CPL 0 (same privilege): still on SS 0x10", [u_gate_ss], KDATA
+        mov eax, [u_esp0_gate]
+        sub eax, 8
+        CHECK "call gate at CPL 0: only CS and EIP pushed on the same stack", [u_gate_esp], eax
+        CHECK "call gate at CPL 0: [esp+8] is the caller's first push", [u_p1], 0x44444444
+        mov eax, [u_esp0_gate]
+        add eax, 12
+        CHECK "call gate at CPL 0: retf 12 released the caller's pushes", esi, eax
+        CHECK "call gate at CPL 0: pushed CS has RPL 0", [u_ret_cs], KCODE
+        ; JMP through a call gate: same privilege only, nothing pushed.
+        mov [u_esp0_gate], esp
+        jmp CGATE_JMP : 0
+jmp_back:
+        CHECK "jmp through a call gate at CPL 0: nothing pushed", [u_jmp_esp], [u_esp0_gate]
+
         ; ---- IOPL 3: CLI and any port become legal at CPL 3 ----------------------
         pushfd
         or dword [esp], FL_IOPL
@@ -185,7 +228,55 @@ tests:
         wrmsr
         mov eax, ring3_sysenter_bad
         call run_ring3
+
+        ; SYSEXIT computes its selectors as IA32_SYSENTER_CS + 16 and + 24 in
+        ; 16 bits: with 0xFFF8 they wrap around to 0x0008 and 0x0010 (| 3).
+        mov ecx, MSR_SYSENTER_CS
+        mov eax, 0xFFF8
+        xor edx, edx
+        wrmsr
+        call sysexit_wrapped
+        CHECK "sysexit with IA32_SYSENTER_CS = 0xFFF8: CS = 0x000B (16-bit wrap)", [u_wrap_cs], 0x000B
+        CHECK "sysexit with IA32_SYSENTER_CS = 0xFFF8: SS = 0x0013 (16-bit wrap)", [u_wrap_ss], 0x0013
+
+        ; ---- ring 2: an intermediate ring ------------------------------------------
+        mov dword [TSS_BASE + 0x14], STACK2_TOP ; ESP2
+        mov dword [TSS_BASE + 0x18], STACK2 | 2 ; SS2
+        mov eax, ring3_ring2
+        call run_ring3
+        CHECK "call gate to ring 2: CS = 0x6A (CPL 2)", [u_r2_cs], CODE2 | 2
+        CHECK "call gate to ring 2: SS = SS2 from the TSS (0x72)", [u_r2_ss], STACK2 | 2
+        CHECK "call gate to ring 2: ESP = ESP2 - 4 dwords", [u_r2_esp], STACK2_TOP - 16
+
+        ; The new stack is too small for the 4 pushes: ESP2 = 8 leaves room for
+        ; SS and ESP only; pushing CS wraps to 0xFFFFFFFC, beyond the limit.
+        mov dword [TSS_BASE + 0x14], 8
+        mov eax, ring3_ring2_overflow
+        call run_ring3
+        CHECK_FAULT "call gate, pushes overflow the new stack -> #SS(new SS = 0x70)", 12, STACK2
+
+        ; SS2 with RPL 3 != the new CPL 2 -> #TS(SS2).
+        mov dword [TSS_BASE + 0x14], STACK2_TOP
+        mov dword [TSS_BASE + 0x18], STACK2 | 3
+        mov eax, ring3_ring2_overflow
+        call run_ring3
+        CHECK_FAULT "call gate, TSS.SS2 has RPL 3 -> #TS(0x70)", 10, STACK2
+        mov dword [TSS_BASE + 0x18], 0
+        mov eax, ring3_ring2_overflow
+        call run_ring3
+        CHECK_FAULT "call gate, TSS.SS2 is null -> #TS(0)", 10, 0
         ret
+
+; Leaves ring 0 with SYSEXIT to ring3_wrapped (which returns via GATE_RING0).
+sysexit_wrapped:
+        pushad
+        mov [v_esp0_saved], esp
+        mov ax, UDATA | 3
+        mov ds, ax
+        mov es, ax
+        mov ecx, STACK3_TOP
+        mov edx, ring3_wrapped
+        sysexit
 
 ; set_idt_gate: gate at EDI -> KCODE:EAX, type word ECX (P DPL type << 8).
 set_idt_gate:
@@ -326,6 +417,46 @@ after_int40:
         mov dx, 0x80
         mov edi, u_gdt_copy
         FAULTS "insb from a denied port -> #GP(0)", 13, 0, {insb}
+        CHECK "fault at CPL 3: the handler ran on TSS.ESP0 (EIP pushed at ESP0 - 20)", [v_frame], STACK0_TSS_TOP - 20
+        CHECK "fault at CPL 3: the CPU pushed the ring-3 SS", [v_outer_ss], UDATA | 3
+
+        ; ---- INT1: a #DB, not a software interrupt: no gate DPL check ---------
+        EXPECT_TRAP
+        int1
+.after_int1:
+        CHECK_FAULT "int1 at CPL 3 through a DPL 0 gate -> #DB (no DPL check)", 1, 0
+        CHECK "int1: pushed EIP after it", [v_eip], .after_int1
+
+        ; ---- returns may not go inward -----------------------------------------
+        EXPECT_FAULT .iret_back
+        pushfd
+        push dword KCODE
+        push dword .iret_back
+        iretd
+.iret_back:
+        add esp, 12
+        CHECK_FAULT "iretd at CPL 3 to a ring-0 CS -> #GP(0x08)", 13, KCODE
+        EXPECT_FAULT .retf_back
+        push dword KCODE
+        push dword .retf_back
+        retf
+.retf_back:
+        add esp, 8
+        CHECK_FAULT "retf at CPL 3 to a ring-0 CS -> #GP(0x08)", 13, KCODE
+        ; IRETD at CPL 3 (same ring): IOPL and IF in the image are ignored.
+        pushfd
+        pop eax
+        or eax, FL_IOPL
+        and eax, ~FL_IF
+        push eax
+        push dword UCODE | 3
+        push dword .same_ring
+        iretd
+.same_ring:
+        pushfd
+        pop eax
+        and eax, FL_IOPL | FL_IF
+        CHECK "iretd at CPL 3 cannot change IOPL or IF", eax, FL_IF
 
         call GATE_RING0 : 0
 
@@ -368,6 +499,25 @@ ring3_sysenter_bad:
         FAULTS "sysenter with IA32_SYSENTER_CS = 0 -> #GP(0)", 13, 0, {sysenter}
         call GATE_RING0 : 0
 
+ring3_wrapped:
+        mov ax, cs
+        movzx eax, ax
+        mov [u_wrap_cs], eax
+        mov ax, ss
+        movzx eax, ax
+        mov [u_wrap_ss], eax
+        call GATE_RING0 : 0
+
+ring3_ring2:
+        call CGATE2 | 3 : 0
+        call GATE_RING0 : 0
+
+ring3_ring2_overflow:
+        EXPECT_FAULT .back
+        call CGATE2 | 3 : 0
+.back:
+        call GATE_RING0 : 0
+
 ; =============================================================================
 ; Ring 0 targets.
 ; =============================================================================
@@ -401,6 +551,22 @@ gate_target:
         mov ax, UDATA | 3
         mov fs, ax
         retf 12                         ; pop EIP, CS; release 12 bytes; pop ESP, SS; release 12
+
+; Through CGATE_JMP.
+jmp_target:
+        mov [u_jmp_esp], esp
+        jmp jmp_back
+
+; Ring 2, through CGATE2.
+ring2_target:
+        mov ax, cs
+        movzx eax, ax
+        mov [u_r2_cs], eax
+        mov ax, ss
+        movzx eax, ax
+        mov [u_r2_ss], eax
+        mov [u_r2_esp], esp
+        retf
 
 ; A conforming segment: CS.RPL stays the caller's CPL.
 conf_target:

@@ -45,7 +45,10 @@ SEL_CONF        equ 0x80        ; conforming readable code, DPL 0
 SEL_LDT         equ 0x88        ; the LDT (system descriptor type 2)
 SEL_IGATE       equ 0x90        ; an interrupt gate (type 14): LAR/LSL reject it
 SEL_CGATE       equ 0x98        ; a call gate (type 12): LAR accepts it, LSL does not
-SEL_BEYOND      equ 0xA0        ; first selector past the GDT limit
+SEL_CONF3       equ 0xA0        ; conforming code, DPL 3
+SEL_LDT_NP      equ 0xA8        ; an LDT descriptor, not present
+SEL_CODE_NP     equ 0xB0        ; code segment, not present
+SEL_BEYOND      equ 0xB8        ; first selector past the GDT limit
 
 ; LDT selectors: index << 3 | TI (4) | RPL.
 LSEL_0          equ 0x04        ; LDT index 0: an ordinary descriptor (not "null")
@@ -56,6 +59,7 @@ LSEL_BEYOND     equ 0x1C        ; past the LDT limit (3 entries)
 ; The ROM's variables.
 u_delta         equ 0x600
 u_cs16          equ 0x604
+u_far_ptr       equ 0x608           ; a far pointer in memory: offset (dword), selector
 
 gdt_start:
         STANDARD_GDT
@@ -70,6 +74,9 @@ gdt_start:
         DESC LDT_BASE, ldt_end - ldt_start - 1, 0x82, 0x0   ; 0x88 LDT
         GATE KCODE, tests, 0x8E, 0              ; 0x90 interrupt gate
         GATE KCODE, tests, 0xEC, 0              ; 0x98 call gate
+        DESC 0, 0xFFFFF, 0xFE, 0xC              ; 0xA0 code, conforming, DPL 3
+        DESC LDT_BASE, 0x17, 0x02, 0x0          ; 0xA8 LDT, P = 0
+        DESC 0, 0xFFFFF, 0x1A, 0xC              ; 0xB0 code, P = 0
 gdt_end:
 
 ldt_start:
@@ -122,9 +129,9 @@ tests:
 
         ; ---- the selector index against the GDT limit ----------------------------
         mov ax, SEL_BEYOND
-        FAULTS "mov es, 0xA0 (beyond the GDT limit 0x9F) -> #GP(0xA0)", 13, SEL_BEYOND, {mov es, ax}
+        FAULTS "mov es, 0xB8 (beyond the GDT limit 0xB7) -> #GP(0xB8)", 13, SEL_BEYOND, {mov es, ax}
         mov ax, SEL_BEYOND | 3
-        FAULTS "mov es, 0xA3: the error code drops the RPL -> #GP(0xA0)", 13, SEL_BEYOND, {mov es, ax}
+        FAULTS "mov es, 0xBB: the error code drops the RPL -> #GP(0xB8)", 13, SEL_BEYOND, {mov es, ax}
 
         ; ---- present bit ------------------------------------------------------------
         mov ax, SEL_NP
@@ -163,6 +170,23 @@ tests:
         mov es, ax
         movzx eax, byte [GDT_BASE + SEL_LIM + 5]
         CHECK "GDT entry 0x60: mov es sets the accessed bit (0x93)", eax, 0x93
+
+        ; ---- the descriptor cache ---------------------------------------------------
+        ; A segment register keeps the descriptor it was loaded with: editing
+        ; the GDT changes nothing until the register is loaded again (§3.4.3).
+        mov byte [GDT_BASE + SEL_LIM + 4], (SCRATCH >> 16) + 1   ; base 0x20000
+        mov al, [es:0xFFF]
+        movzx eax, al
+        CHECK "GDT entry edited: ES still uses its cached base", eax, 0x5A
+        mov ax, SEL_LIM
+        mov es, ax
+        mov byte [SCRATCH + 0x10000 + 0xFFF], 0xA5
+        mov al, [es:0xFFF]
+        movzx eax, al
+        CHECK "mov es again: the new base is used", eax, 0xA5
+        mov byte [GDT_BASE + SEL_LIM + 4], SCRATCH >> 16
+        mov ax, SEL_LIM
+        mov es, ax
 
         ; ---- limits (ES = SEL_LIM: base SCRATCH, limit 0xFFF) ------------------------
         NOFAULT "byte at es:0xFFF (the limit itself)", {mov al, [es:0xFFF]}
@@ -216,6 +240,61 @@ tests:
         mov ax, KDATA
         mov ss, ax
         CHECK_FAULT "expand-down SS: ss:[0x800] at or below the limit -> #SS(0)", 12, 0
+
+        ; ---- a faulting load changes nothing -------------------------------------
+        mov dword [u_far_ptr], 0x1111
+        mov word [u_far_ptr + 4], SEL_NP
+        mov esi, 0xABCD
+        FAULTS "lds esi, [far pointer to a not-present segment] -> #NP(0x48)", 11, SEL_NP, {lds esi, [u_far_ptr]}
+        CHECK "lds that faulted left ESI unchanged", esi, 0xABCD
+        mov ebx, esp
+        push dword SEL_RO
+        FAULTS "pop ss, read-only segment -> #GP(0x58)", 13, SEL_RO, {pop ss}
+        mov eax, esp
+        add eax, 4
+        CHECK "pop ss that faulted left ESP unchanged", eax, ebx
+        add esp, 4
+
+        ; ---- far JMP/CALL checks on the target (SDM Vol. 2A "JMP", "CALL") --------------
+        FAULTS "far jmp to a null selector -> #GP(0)", 13, 0, {jmp 0:0}
+        FAULTS "far jmp to a data segment -> #GP(0x10)", 13, KDATA, {jmp KDATA:0}
+        FAULTS "far jmp to a not-present data segment -> #GP(0x48) (type before P)", 13, SEL_NP, {jmp SEL_NP:0}
+        FAULTS "far jmp to a not-present code segment -> #NP(0xB0)", 11, SEL_CODE_NP, {jmp SEL_CODE_NP:0}
+        FAULTS "far jmp to CODE16:0x10000, beyond its limit -> #GP(0)", 13, 0, {jmp CODE16:0x10000}
+        FAULTS "far jmp to conforming code with DPL 3 > CPL 0 -> #GP(0xA0)", 13, SEL_CONF3, {jmp SEL_CONF3:0}
+        FAULTS "far call to an LDT descriptor -> #GP(0x88)", 13, SEL_LDT, {call SEL_LDT:0}
+        FAULTS "far jmp to selector 0x0B (KCODE, RPL 3 > CPL 0) -> #GP(0x08)", 13, KCODE, {jmp (KCODE | 3):0}
+        mov esi, esp
+        EXPECT_FAULT .r_retf_null
+        push dword 0
+        push dword .r_retf_null
+        retf
+.r_retf_null:
+        mov esp, esi
+        CHECK_FAULT "retf to a null CS -> #GP(0)", 13, 0
+        EXPECT_FAULT .r_iret_data
+        pushfd
+        push dword KDATA
+        push dword .r_iret_data
+        iretd
+.r_iret_data:
+        mov esp, esi
+        CHECK_FAULT "iretd to a data segment -> #GP(0x10)", 13, KDATA
+
+        ; ---- LTR and LLDT refusals ---------------------------------------------------
+        mov ax, TSS_SEL
+        FAULTS "ltr of the busy TSS (loaded by the harness) -> #GP(0x38)", 13, TSS_SEL, {ltr ax}
+        mov ax, KDATA
+        FAULTS "ltr of a data segment -> #GP(0x10)", 13, KDATA, {ltr ax}
+        xor eax, eax
+        FAULTS "ltr 0 -> #GP(0)", 13, 0, {ltr ax}
+        mov ax, SEL_LDT_NP
+        FAULTS "lldt of a not-present LDT -> #NP(0xA8)", 11, SEL_LDT_NP, {lldt ax}
+        mov cx, SEL_NP
+        lar eax, cx
+        setz bl
+        movzx ebx, bl
+        CHECK "lar of a not-present segment: ZF = 1 (LAR does not check P)", ebx, 1
 
         ; ---- DPL and RPL at CPL 0 -------------------------------------------------------
         mov ax, KDATA | 3

@@ -22,59 +22,69 @@ pub enum Access {
 
 impl Cpu {
     /// Checks an access of `size` bytes at `seg:off` and returns its linear address.
+    ///
+    /// In protected mode a register holding a null selector is checked first: an access through
+    /// it is #GP(0) whatever the offset (SDM Vol. 3A §3.4.2), and saying "null selector" explains
+    /// it better than the limit 0 the unusable register happens to cache.
     #[inline]
     pub fn linear(&self, seg: Seg, off: u32, size: u32, acc: Access) -> Res<u32> {
         let s = &self.seg[seg as usize];
+        let protected = self.protected();
+        if protected && !s.attr.contains(SegAttr::P) {
+            return Err(Fault::gp0(Why::NullSegment { seg: seg as u8 }));
+        }
         let last = off.wrapping_add(size - 1);
         if !s.attr.contains(SegAttr::DC) || s.attr.contains(SegAttr::CODE) {
             // Expand-up (or code): offset..offset+size-1 must lie within 0..=limit.
             if last > s.limit || last < off {
-                return Err(self.limit_fault(seg, off, size));
+                return Err(self.limit_fault(seg, off, size, None));
             }
         } else {
             // Expand-down: valid offsets are limit+1 ..= 0xFFFF or 0xFFFFFFFF (D/B).
             let upper = if s.big() { u32::MAX } else { 0xFFFF };
             if off <= s.limit || last > upper || last < off {
-                return Err(self.limit_fault(seg, off, size));
+                return Err(self.limit_fault(seg, off, size, Some(upper)));
             }
         }
-        if self.protected() {
+        if protected {
             self.check_rights(seg, acc)?;
         }
         Ok(s.base.wrapping_add(off))
     }
 
+    /// #GP(0), or #SS(0) for the stack segment (SDM Vol. 3A §5.3). `upper` is the top of an
+    /// expand-down segment.
     #[cold]
-    fn limit_fault(&self, seg: Seg, off: u32, size: u32) -> Fault {
-        let why =
-            Why::SegmentLimit { seg: seg as u8, offset: off, size: size as u8, limit: self.seg[seg as usize].limit };
+    fn limit_fault(&self, seg: Seg, off: u32, size: u32, upper: Option<u32>) -> Fault {
+        let limit = self.seg[seg as usize].limit;
+        let (seg8, size8) = (seg as u8, size as u8);
+        let why = match upper {
+            None => Why::SegmentLimit { seg: seg8, offset: off, size: size8, limit },
+            Some(upper) => Why::ExpandDown { seg: seg8, offset: off, size: size8, limit, upper },
+        };
         if seg == Seg::Ss { Fault::ss0(why) } else { Fault::gp0(why) }
     }
 
-    /// Type checks on a data access in protected mode (SDM Vol. 3A §5.4.1): a null (unusable)
-    /// segment, a write to a read-only or code segment, a read of an execute-only code segment.
+    /// Type checks on a data access in protected mode (SDM Vol. 3A §5.4.1): a write to a
+    /// read-only or code segment, a read of an execute-only code segment: #GP(0) (SDM Vol. 2B
+    /// "MOV": "#GP(0) if the destination is located in a non-writable segment"; SS always holds a
+    /// writable data segment, so this cannot happen through SS).
     #[inline]
     fn check_rights(&self, seg: Seg, acc: Access) -> Res<()> {
         let a = self.seg[seg as usize].attr;
-        if !a.contains(SegAttr::P) {
-            return Err(Fault::gp0(Why::Selector {
-                selector: self.seg[seg as usize].selector,
-                rule: "segment register holds a null selector",
-            }));
-        }
+        let code = a.contains(SegAttr::CODE);
         let bad = match acc {
-            Access::Write => a.contains(SegAttr::CODE) || !a.contains(SegAttr::RW),
-            Access::Read => a.contains(SegAttr::CODE) && !a.contains(SegAttr::RW),
+            Access::Write => code || !a.contains(SegAttr::RW),
+            Access::Read => code && !a.contains(SegAttr::RW),
             Access::Exec => false,
         };
         if bad {
-            let rule = if acc == Access::Write {
-                "write to a read-only or code segment"
-            } else {
-                "read of an execute-only code segment"
-            };
-            let why = Why::Selector { selector: self.seg[seg as usize].selector, rule };
-            return Err(if seg == Seg::Ss { Fault::ss0(why) } else { Fault::gp0(why) });
+            return Err(Fault::gp0(Why::SegmentRights {
+                seg: seg as u8,
+                selector: self.seg[seg as usize].selector,
+                write: acc == Access::Write,
+                code,
+            }));
         }
         Ok(())
     }

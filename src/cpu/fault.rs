@@ -116,6 +116,26 @@ pub enum Why {
     Page { linear: u32, error: u32 },
     /// A protected-mode segment check failed; `rule` names it.
     Selector { selector: u16, rule: &'static str },
+    /// An access through a segment register that holds a null selector (SDM Vol. 3A §3.4.2:
+    /// loading it is allowed, using it raises #GP(0)).
+    NullSegment { seg: u8 },
+    /// An access outside an expand-down segment, whose valid offsets are `limit + 1 ..= upper`
+    /// (SDM Vol. 3A §3.4.5.1, §5.3).
+    ExpandDown { seg: u8, offset: u32, size: u8, limit: u32, upper: u32 },
+    /// A write through a read-only data or code segment, or a read through an execute-only
+    /// code segment (SDM Vol. 3A §5.4.1).
+    SegmentRights { seg: u8, selector: u16, write: bool, code: bool },
+    /// A check on an IDT entry failed while delivering `vector` (SDM Vol. 3A §6.11, §6.12.1;
+    /// the error code is vector * 8 + 2, plus 1 when the event was not INT n).
+    Idt { vector: u8, rule: &'static str },
+    /// IN/OUT/INS/OUTS at CPL > IOPL (or in virtual-8086 mode) on a port the TSS I/O
+    /// permission bitmap does not allow (SDM Vol. 1 §18.5.2).
+    IoDenied { port: u16, size: u8, cpl: u8, iopl: u8, bitmap: bool },
+    /// Pushing onto the stack of a more privileged level (taken from the TSS) went outside it
+    /// (SDM Vol. 2A "CALL", "INT n": #SS(new SS selector)).
+    InnerStack { selector: u16, offset: u32, limit: u32 },
+    /// A rule about a register or an instruction, in words.
+    Rule(&'static str),
 }
 
 /// An exception raised by an instruction.
@@ -192,9 +212,69 @@ impl std::fmt::Display for Fault {
             }
             Why::Page { linear, error } => write!(f, ": linear address {linear:#010x}, error code {error:#x}"),
             Why::Selector { selector, rule } => write!(f, ": selector {selector:#06x}: {rule}"),
+            Why::NullSegment { seg } => write!(
+                f,
+                ": {} holds a null selector; loading one is allowed, accessing memory through it is not",
+                seg_name(seg)
+            ),
+            Why::ExpandDown { seg, offset, size, limit, upper } => write!(
+                f,
+                ": {size}-byte access at {}:{offset:#x} lies outside the expand-down segment, whose valid \
+                 offsets are {:#x}..={upper:#x} (limit {limit:#x})",
+                seg_name(seg),
+                limit.wrapping_add(1)
+            ),
+            Why::SegmentRights { seg, selector, write, code } => {
+                let what = match (write, code) {
+                    (true, true) => "write through a code segment (code is never writable)",
+                    (true, false) => "write through a read-only data segment",
+                    (false, _) => "read through an execute-only code segment",
+                };
+                write!(f, ": {what}: {} = {selector:#06x}", seg_name(seg))
+            }
+            Why::Idt { vector, rule } => write!(f, ": IDT entry {vector:#04x}: {rule}"),
+            Why::IoDenied { port, size, cpl, iopl, bitmap: true } => write!(
+                f,
+                ": {size}-byte I/O at port {port:#06x} with CPL {cpl} > IOPL {iopl}, and the TSS I/O \
+                 permission bitmap denies it"
+            ),
+            Why::IoDenied { port, size, cpl, iopl, bitmap: false } => write!(
+                f,
+                ": {size}-byte I/O at port {port:#06x} with CPL {cpl} > IOPL {iopl}, and the TSS has no \
+                 I/O permission bitmap covering it"
+            ),
+            Why::InnerStack { selector, offset, limit } => write!(
+                f,
+                ": push at offset {offset:#x} of the new stack {selector:#06x} (from the TSS) is outside \
+                 its limit {limit:#x}"
+            ),
+            Why::Rule(rule) => write!(f, ": {rule}"),
         }
     }
 }
 
+fn seg_name(seg: u8) -> &'static str {
+    super::regs::Seg::ALL.get(seg as usize).map_or("?", |s| s.name())
+}
+
 /// Shorthand for handler results.
 pub type Res<T = ()> = Result<T, Fault>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explanations_name_what_happened() {
+        let null = Fault::gp0(Why::NullSegment { seg: 3 }).to_string();
+        assert!(null.starts_with("#GP(0x0) general protection: ds holds a null selector"), "{null}");
+        let ed = Fault::gp0(Why::ExpandDown { seg: 0, offset: 0xFFF, size: 1, limit: 0xFFF, upper: 0xFFFF });
+        assert!(ed.to_string().contains("valid offsets are 0x1000..=0xffff"), "{ed}");
+        let idt = Fault::with_error(vector::NP, 0x33, Why::Idt { vector: 6, rule: "gate not present (P = 0)" });
+        assert_eq!(idt.to_string(), "#NP(0x33) segment not present: IDT entry 0x06: gate not present (P = 0)");
+        let io = Fault::gp0(Why::IoDenied { port: 0x80, size: 1, cpl: 3, iopl: 0, bitmap: true }).to_string();
+        assert!(io.contains("port 0x0080") && io.contains("bitmap denies"), "{io}");
+        let ro = Fault::gp0(Why::SegmentRights { seg: 0, selector: 0x58, write: true, code: false }).to_string();
+        assert!(ro.contains("read-only data segment: es = 0x0058"), "{ro}");
+    }
+}

@@ -31,11 +31,41 @@ fn contributory(v: u8) -> bool {
     matches!(v, vector::DE | vector::TS | vector::NP | vector::SS | vector::GP)
 }
 
+/// Exceptions of the fault class (SDM Vol. 3A Table 6-1): the saved EIP is the faulting
+/// instruction, which restarts. (#DB is a fault only for instruction breakpoints, and is not
+/// counted here: see [`exception`].)
+fn fault_class(v: u8) -> bool {
+    matches!(
+        v,
+        vector::DE
+            | vector::BR
+            | vector::UD
+            | vector::NM
+            | vector::TS
+            | vector::NP
+            | vector::SS
+            | vector::GP
+            | vector::PF
+            | vector::MF
+            | vector::AC
+            | vector::XM
+    )
+}
+
 /// Delivers an exception raised by the instruction at `cpu.eip` (faults restart it).
 pub fn exception<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, f: Fault) {
     cpu.invalidate_cursor();
     let ret = cpu.eip;
+    // "For any fault-class exception except a debug exception generated in response to an
+    // instruction breakpoint, the value pushed for RF is 1" (SDM Vol. 3A §17.3.1.1): the handler's
+    // IRET then restarts the instruction without hitting its instruction breakpoint again. The
+    // delivery clears RF for the handler itself.
+    let rf = cpu.flags.get(Eflags::RF);
+    if fault_class(f.vector) && cpu.mode() != Mode::Real {
+        cpu.flags.set(Eflags::RF, true);
+    }
     if let Err(second) = deliver(cpu, bus, f.vector, Source::Exception(f.error), ret) {
+        cpu.flags.set(Eflags::RF, rf);
         if f.vector == vector::DF {
             triple_fault(cpu, f, second);
             return;
@@ -89,6 +119,18 @@ pub fn software<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, v: u8) -> Res<()> {
     cpu.invalidate_cursor();
     let ret = cpu.next_eip;
     deliver(cpu, bus, v, Source::Software, ret)
+}
+
+/// INT1 (ICEBP, opcode F1): a #DB trap whose return address is the next instruction. Unlike
+/// INT n, INT3 and INTO it is not a software interrupt: the gate's DPL is not checked and a
+/// fault during its delivery has EXT = 1, as for a #DB the hardware raises (SDM Vol. 2A
+/// "INT n/INTO/INT3/INT1": the DPL check applies to INT n, INT3 and INTO only; Vol. 3A §6.12.1.1).
+/// DR6 is left alone.
+pub fn icebp<B: CpuBus>(cpu: &mut Cpu, bus: &mut B) -> Res<()> {
+    cpu.interrupt_counts[vector::DB as usize] += 1;
+    cpu.invalidate_cursor();
+    let ret = cpu.next_eip;
+    deliver(cpu, bus, vector::DB, Source::Exception(None), ret)
 }
 
 /// The #DB trap after an instruction: single-step (TF was set when it began; DR6.BS) and/or a

@@ -140,6 +140,24 @@ fn ts(sel: u16, rule: &'static str) -> Fault {
     Fault::with_error(vector::TS, sel_err(sel), Why::Selector { selector: sel, rule })
 }
 
+/// A push that fails on the stack a privilege change has just switched to (taken from the TSS)
+/// is #SS(new SS selector + EXT), not #SS(0): SDM Vol. 2A "CALL" ("#SS(selector) if pushing the
+/// return address, parameters, or stack segment pointer onto the stack exceeds the bounds of the
+/// stack segment when a stack switch occurs") and "INT n" (#SS(NewSS + EXT)). Other faults (a
+/// page fault on the new stack) pass through unchanged.
+fn inner_stack_fault(f: Fault, ss: u16, ext: u32) -> Fault {
+    if f.vector != vector::SS {
+        return f;
+    }
+    let why = match f.why {
+        Why::SegmentLimit { offset, limit, .. } | Why::ExpandDown { offset, limit, .. } => {
+            Why::InnerStack { selector: ss, offset, limit }
+        }
+        other => other,
+    };
+    Fault::with_error(vector::SS, sel_err(ss) | ext, why)
+}
+
 /// What kind of control transfer is being made (decides checks and stack use).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transfer {
@@ -214,7 +232,14 @@ impl Cpu {
         fault: fn(u16, &'static str) -> Fault,
     ) -> Res<Descriptor> {
         let Some(addr) = self.descriptor_addr(sel) else {
-            return Err(fault(sel, "selector index lies beyond the descriptor table limit"));
+            let rule = if sel & 4 != 0 && !self.ldtr.attr.contains(SegAttr::P) {
+                "the selector names the LDT (TI = 1), but no LDT is loaded (LDTR is null)"
+            } else if sel & 4 != 0 {
+                "selector index lies beyond the LDT limit"
+            } else {
+                "selector index lies beyond the GDT limit"
+            };
+            return Err(fault(sel, rule));
         };
         let lo = self.sys_read32(bus, addr)? as u64;
         let hi = self.sys_read32(bus, addr.wrapping_add(4))? as u64;
@@ -476,7 +501,7 @@ impl Cpu {
             self.cpl = old_cpl;
             self.seg[Seg::Ss as usize] = old_ss;
             self.gpr[super::regs::ESP] = old_esp;
-            return Err(f);
+            return Err(inner_stack_fault(f, new_ss, 0));
         }
         self.load_cs_checked(bus, sel, d, new_cpl)?;
         self.next_eip = off;
@@ -720,9 +745,13 @@ impl Cpu {
     ) -> Res<()> {
         let ext = !software as u32;
         let idt_err = (v as u32) * 8 + 2 + ext;
-        let gp_idt = |rule| Fault::with_error(vector::GP, idt_err, Why::Selector { selector: 0, rule });
+        let gp_idt = |rule| Fault::with_error(vector::GP, idt_err, Why::Idt { vector: v, rule });
         if (v as u32) * 8 + 7 > self.idtr.limit as u32 {
-            return Err(gp_idt("vector lies beyond the IDT limit"));
+            return Err(Fault::with_error(
+                vector::GP,
+                idt_err,
+                Why::VectorBeyondTable { vector: v, limit: self.idtr.limit },
+            ));
         }
         let addr = self.idtr.base.wrapping_add(v as u32 * 8);
         let gate =
@@ -742,13 +771,13 @@ impl Cpu {
         }
         let v86 = self.mode() == Mode::Virtual8086;
         if software && gate.dpl() < if v86 { 3 } else { self.cpl } {
-            return Err(gp_idt("INT n through a gate with DPL < CPL"));
+            return Err(gp_idt("INT n, INT3 or INTO through a gate whose DPL is below the CPL"));
         }
         if !gate.present() {
             return Err(Fault::with_error(
                 vector::NP,
                 idt_err,
-                Why::Selector { selector: 0, rule: "IDT gate not present" },
+                Why::Idt { vector: v, rule: "gate not present (P = 0)" },
             ));
         }
         if t == systype::TASK_GATE {
@@ -798,10 +827,11 @@ impl Cpu {
         if v86 && (!inner || d.dpl() != 0) {
             return Err(gpe(sel, "an interrupt in virtual-8086 mode must go to a non-conforming ring-0 handler"));
         }
+        // The stack of the handler's privilege level, from the TSS (checked before any push).
+        let inner_ss = if inner { Some(self.inner_stack(bus, d.dpl(), !software)?) } else { None };
         let r = (|| {
-            if inner {
+            if let Some((ss, esp, ssd)) = inner_ss {
                 let new_cpl = d.dpl();
-                let (ss, esp, ssd) = self.inner_stack(bus, new_cpl, !software)?;
                 let old_ss = self.seg[Seg::Ss as usize].selector as u32;
                 let old_esp = self.gpr[super::regs::ESP];
                 self.cpl = new_cpl;
@@ -826,7 +856,10 @@ impl Cpu {
         })();
         if let Err(f) = r {
             (self.seg, self.gpr[super::regs::ESP], self.cpl) = snapshot;
-            return Err(f);
+            return Err(match inner_ss {
+                Some((ss, ..)) => inner_stack_fault(f, ss, ext),
+                None => f,
+            });
         }
         if v86 {
             for s in [Seg::Es, Seg::Ds, Seg::Fs, Seg::Gs] {
@@ -850,8 +883,11 @@ impl Cpu {
     /// Switches to the task whose TSS selector is `sel` (SDM Vol. 3A §7.3, Table 7-1 checks).
     /// `ret` is the EIP saved in the outgoing TSS.
     pub fn task_switch<B: CpuBus>(&mut self, bus: &mut B, sel: u16, kind: Transfer, ret: u32) -> Res<()> {
+        // TSS descriptors may only be in the GDT: a TSS selector with TI = 1 is #GP(selector) for
+        // JMP, CALL and task gates, #TS(selector) for an IRET back link (SDM Vol. 3A §7.2.2).
         if sel & 4 != 0 {
-            return Err(ts(sel, "TSS selector must reference the GDT"));
+            let f = if kind == Transfer::Iret { ts } else { gp };
+            return Err(f(sel, "a TSS selector must reference the GDT (TI = 0)"));
         }
         let nd = self.read_descriptor(bus, sel, if kind == Transfer::Iret { ts } else { gp })?;
         let t = nd.sys_type();

@@ -208,7 +208,8 @@ pub fn ret<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> 
 pub fn int<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
     let v = match ins.mnemonic() {
         M::Int3 => vector::BP,
-        M::Int1 => vector::DB,
+        // INT1 is delivered like a hardware #DB: no gate DPL check, no IOPL check.
+        M::Int1 => return interrupt::icebp(cpu, bus),
         M::Into => {
             if !cpu.flags.of() {
                 return Ok(());

@@ -11,29 +11,35 @@ use iced_x86::{Instruction, Mnemonic as M, OpKind};
 
 impl Cpu {
     /// Checks that the current privilege allows `size` bytes of I/O at `port`.
+    ///
+    /// The bitmap lookup reads the TSS, an implicit supervisor-mode access whatever the CPL (SDM
+    /// Vol. 3A §4.6: with paging on, a TSS on a supervisor page must not make a CPL 3 IN fault
+    /// with #PF). The CPU reads two bytes of the bitmap (a 4-byte access may span them), so both
+    /// must lie within the TSS limit (SDM Vol. 1 §18.5.2, which is why the bitmap is followed by
+    /// a byte of 0xFF).
     pub fn check_io<B: CpuBus>(&mut self, bus: &mut B, port: u16, size: u32) -> Res<()> {
         let mode = self.mode();
         if mode == Mode::Real || (mode == Mode::Protected && self.cpl <= self.flags.iopl()) {
             return Ok(());
         }
-        let deny = Fault::gp0(Why::Iopl {
-            cpl: if mode == Mode::Virtual8086 { 3 } else { self.cpl },
-            iopl: self.flags.iopl(),
-        });
+        let cpl = if mode == Mode::Virtual8086 { 3 } else { self.cpl };
+        let iopl = self.flags.iopl();
+        let deny = |bitmap| Fault::gp0(Why::IoDenied { port, size: size as u8, cpl, iopl, bitmap });
         // Only a 32-bit TSS (type 9 or 11) has a bitmap; its offset is the word at 0x66.
         let tss = self.tr;
-        if tss.attr.typ() & 0x7 != 0x1 && tss.attr.typ() & 0x7 != 0x3 || tss.attr.typ() & 0x8 == 0 || tss.limit < 0x67 {
-            return Err(deny);
+        let typ = tss.attr.typ();
+        if !matches!(typ, 0x9 | 0xB) || tss.limit < 0x67 {
+            return Err(deny(false));
         }
-        let map = self.read_lin16(bus, tss.base.wrapping_add(0x66))? as u32;
+        let map = self.sys_read16(bus, tss.base.wrapping_add(0x66))? as u32;
         let byte = map + (port as u32 >> 3);
         if byte + 1 > tss.limit {
-            return Err(deny);
+            return Err(deny(false));
         }
-        let bits = self.read_lin16(bus, tss.base.wrapping_add(byte))? as u32;
+        let bits = self.sys_read16(bus, tss.base.wrapping_add(byte))? as u32;
         let mask = ((1u32 << size) - 1) << (port & 7);
         if bits & mask != 0 {
-            return Err(deny);
+            return Err(deny(true));
         }
         Ok(())
     }

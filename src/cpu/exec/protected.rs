@@ -2,14 +2,15 @@
 //! SYSENTER, SYSEXIT (SDM Vol. 2A/2B, pages of those names; Vol. 3A §5.10 for the pointer
 //! validation instructions, §7.2.4 for TR, §5.8.7 for SYSENTER/SYSEXIT).
 //!
-//! All of them raise #UD in real mode and virtual-8086 mode (except ARPL, SLDT and STR which
-//! are #UD in both too on P6 processors).
+//! All but SYSENTER and SYSEXIT raise #UD in real mode and virtual-8086 mode (SLDT, STR, LAR,
+//! LSL, VERR, VERW and ARPL are "not recognized" there). SYSENTER raises #GP(0) in real mode and
+//! works from virtual-8086 mode; SYSEXIT raises #GP(0) in both.
 
 use crate::cpu::fault::{Fault, Res, Why};
 use crate::cpu::flags::Eflags;
 use crate::cpu::regs::{ECX, EDX, ESP, SegAttr, Segment};
 use crate::cpu::segment::{Descriptor, systype};
-use crate::cpu::{Cpu, CpuBus, Seg};
+use crate::cpu::{Cpu, CpuBus, Mode, Seg};
 use iced_x86::{Instruction, Mnemonic as M, OpKind};
 
 fn gp_sel(sel: u16, rule: &'static str) -> Fault {
@@ -17,6 +18,13 @@ fn gp_sel(sel: u16, rule: &'static str) -> Fault {
 }
 
 pub fn exec<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
+    // SYSENTER and SYSEXIT have their own mode rules (#GP, not #UD; SYSENTER works from
+    // virtual-8086 mode).
+    match ins.mnemonic() {
+        M::Sysenter => return sysenter(cpu),
+        M::Sysexit => return sysexit(cpu),
+        _ => {}
+    }
     if !cpu.protected() {
         return Err(Fault::ud());
     }
@@ -128,45 +136,66 @@ pub fn exec<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()>
             }
             Ok(())
         }
-        M::Sysenter => {
-            // SDM Vol. 2B "SYSENTER": flat ring-0 CS/SS from IA32_SYSENTER_CS.
-            let cs = cpu.sysenter[0] as u16;
-            if cs & 0xFFFC == 0 {
-                return Err(Fault::gp0(Why::Selector { selector: cs, rule: "SYSENTER with IA32_SYSENTER_CS = 0" }));
-            }
-            cpu.flags.set_masked(0, (Eflags::VM | Eflags::IF | Eflags::RF).bits());
-            cpu.seg[Seg::Cs as usize] =
-                Segment { selector: cs & 0xFFFC, base: 0, limit: u32::MAX, attr: SegAttr::from_bits_retain(0xC09B) };
-            cpu.seg[Seg::Ss as usize] = Segment {
-                selector: (cs & 0xFFFC) + 8,
-                base: 0,
-                limit: u32::MAX,
-                attr: SegAttr::from_bits_retain(0xC093),
-            };
-            cpu.cpl = 0;
-            cpu.gpr[ESP] = cpu.sysenter[1];
-            cpu.next_eip = cpu.sysenter[2];
-            cpu.invalidate_cursor();
-            Ok(())
-        }
-        M::Sysexit => {
-            cpu.require_cpl0()?;
-            let cs = cpu.sysenter[0] as u16;
-            if cs & 0xFFFC == 0 {
-                return Err(Fault::gp0(Why::Selector { selector: cs, rule: "SYSEXIT with IA32_SYSENTER_CS = 0" }));
-            }
-            cpu.seg[Seg::Cs as usize] =
-                Segment { selector: (cs + 16) | 3, base: 0, limit: u32::MAX, attr: SegAttr::from_bits_retain(0xC0FB) };
-            cpu.seg[Seg::Ss as usize] =
-                Segment { selector: (cs + 24) | 3, base: 0, limit: u32::MAX, attr: SegAttr::from_bits_retain(0xC0F3) };
-            cpu.cpl = 3;
-            cpu.gpr[ESP] = cpu.gpr[ECX];
-            cpu.next_eip = cpu.gpr[EDX];
-            cpu.invalidate_cursor();
-            Ok(())
-        }
         _ => Err(super::unimplemented(ins)),
     }
+}
+
+/// SYSENTER (SDM Vol. 2B "SYSENTER", Vol. 3A §5.8.7): a fast call to CPL 0. CS and SS get
+/// fixed flat descriptors (no GDT read): CS = IA32_SYSENTER_CS AND FFFCH, SS = CS + 8, both
+/// computed in 16 bits; ESP and EIP come from IA32_SYSENTER_ESP/EIP; VM, IF and RF are cleared.
+/// #GP(0) in real mode or when IA32_SYSENTER_CS[15:2] = 0. It is allowed at any CPL and from
+/// virtual-8086 mode ("Virtual-8086 Mode Exceptions: same as protected mode").
+fn sysenter(cpu: &mut Cpu) -> Res<()> {
+    if cpu.mode() == Mode::Real {
+        return Err(Fault::gp0(Why::Rule("SYSENTER in real mode (CR0.PE = 0)")));
+    }
+    let msr_cs = cpu.sysenter[0] as u16;
+    if msr_cs & 0xFFFC == 0 {
+        return Err(Fault::gp0(Why::Rule("SYSENTER with IA32_SYSENTER_CS = 0: no ring-0 code segment is set up")));
+    }
+    let cs = msr_cs & 0xFFFC;
+    cpu.flags.set_masked(0, (Eflags::VM | Eflags::IF | Eflags::RF).bits());
+    cpu.seg[Seg::Cs as usize] =
+        Segment { selector: cs, base: 0, limit: u32::MAX, attr: SegAttr::from_bits_retain(0xC09B) };
+    cpu.seg[Seg::Ss as usize] =
+        Segment { selector: cs.wrapping_add(8), base: 0, limit: u32::MAX, attr: SegAttr::from_bits_retain(0xC093) };
+    cpu.cpl = 0;
+    cpu.gpr[ESP] = cpu.sysenter[1];
+    cpu.next_eip = cpu.sysenter[2];
+    cpu.invalidate_cursor();
+    Ok(())
+}
+
+/// SYSEXIT (SDM Vol. 2B "SYSEXIT"): the fast return to CPL 3. CS = (IA32_SYSENTER_CS + 16) OR 3
+/// and SS = (IA32_SYSENTER_CS + 24) OR 3, computed in 16 bits (a selector wraps around), with
+/// fixed flat DPL 3 descriptors; ESP = ECX, EIP = EDX. #GP(0) in real mode, at CPL > 0
+/// (virtual-8086 mode is CPL 3), or when IA32_SYSENTER_CS[15:2] = 0.
+fn sysexit(cpu: &mut Cpu) -> Res<()> {
+    if cpu.mode() == Mode::Real {
+        return Err(Fault::gp0(Why::Rule("SYSEXIT in real mode (CR0.PE = 0)")));
+    }
+    cpu.require_cpl0()?;
+    let msr_cs = cpu.sysenter[0] as u16;
+    if msr_cs & 0xFFFC == 0 {
+        return Err(Fault::gp0(Why::Rule("SYSEXIT with IA32_SYSENTER_CS = 0: no ring-3 segments are set up")));
+    }
+    cpu.seg[Seg::Cs as usize] = Segment {
+        selector: msr_cs.wrapping_add(16) | 3,
+        base: 0,
+        limit: u32::MAX,
+        attr: SegAttr::from_bits_retain(0xC0FB),
+    };
+    cpu.seg[Seg::Ss as usize] = Segment {
+        selector: msr_cs.wrapping_add(24) | 3,
+        base: 0,
+        limit: u32::MAX,
+        attr: SegAttr::from_bits_retain(0xC0F3),
+    };
+    cpu.cpl = 3;
+    cpu.gpr[ESP] = cpu.gpr[ECX];
+    cpu.next_eip = cpu.gpr[EDX];
+    cpu.invalidate_cursor();
+    Ok(())
 }
 
 /// SLDT/STR: a register destination takes the selector zero-extended; memory gets 16 bits.

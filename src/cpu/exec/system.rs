@@ -49,10 +49,10 @@ impl Cpu {
     pub fn write_cr0<B: CpuBus>(&mut self, bus: &mut B, v: u32) -> Res<()> {
         let new = Cr0::from_bits_truncate(v) | Cr0::ET;
         if new.contains(Cr0::PG) && !new.contains(Cr0::PE) {
-            return Err(Fault::gp0(Why::Selector { selector: 0, rule: "CR0.PG set without CR0.PE" }));
+            return Err(Fault::gp0(Why::Rule("CR0.PG set without CR0.PE (SDM Vol. 3A §2.5)")));
         }
         if new.contains(Cr0::NW) && !new.contains(Cr0::CD) {
-            return Err(Fault::gp0(Why::Selector { selector: 0, rule: "CR0.NW set without CR0.CD" }));
+            return Err(Fault::gp0(Why::Rule("CR0.NW set without CR0.CD (SDM Vol. 3A §2.5)")));
         }
         let changed = self.cr0 ^ new;
         if new.contains(Cr0::PG) && self.cr4.contains(Cr4::PAE) && changed.intersects(Cr0::PG | Cr0::CD | Cr0::NW) {
@@ -152,7 +152,7 @@ pub fn mov_to_special<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) 
             3 => cpu.load_cr3(bus, v)?,
             4 => {
                 if v & !CR4_SUPPORTED.bits() != 0 {
-                    return Err(Fault::gp0(Why::Selector { selector: 0, rule: "reserved or unsupported CR4 bit set" }));
+                    return Err(Fault::gp0(Why::Rule("reserved or unsupported CR4 bit set")));
                 }
                 cpu.write_cr4(bus, Cr4::from_bits_truncate(v))?;
             }
@@ -286,6 +286,10 @@ pub fn other<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()
             let v = ((cpu.gpr[EDX] as u64) << 32) | cpu.gpr[EAX] as u64;
             write_msr(cpu, cpu.gpr[ECX], v)
         }
+        // UD2 exists to raise #UD (SDM Vol. 2B "UD"): not an unimplemented instruction.
+        M::Ud2 => {
+            Err(Fault::new(crate::cpu::fault::vector::UD, Why::Rule("UD2, the instruction defined to raise #UD")))
+        }
         _ => Err(super::unimplemented(ins)),
     }
 }
@@ -329,7 +333,7 @@ fn read_msr(cpu: &Cpu, n: u32) -> Res<u64> {
         msr::IA32_SYSENTER_CS => cpu.sysenter[0] as u64,
         msr::IA32_SYSENTER_ESP => cpu.sysenter[1] as u64,
         msr::IA32_SYSENTER_EIP => cpu.sysenter[2] as u64,
-        _ => return Err(Fault::gp0(Why::Selector { selector: 0, rule: "RDMSR of an MSR x86lab does not implement" })),
+        _ => return Err(Fault::gp0(Why::Rule("RDMSR of an MSR x86lab does not implement"))),
     })
 }
 
@@ -342,7 +346,7 @@ fn write_msr(cpu: &mut Cpu, n: u32, v: u64) -> Res<()> {
         msr::IA32_SYSENTER_CS => cpu.sysenter[0] = v as u32,
         msr::IA32_SYSENTER_ESP => cpu.sysenter[1] = v as u32,
         msr::IA32_SYSENTER_EIP => cpu.sysenter[2] = v as u32,
-        _ => return Err(Fault::gp0(Why::Selector { selector: 0, rule: "WRMSR to an MSR x86lab does not implement" })),
+        _ => return Err(Fault::gp0(Why::Rule("WRMSR to an MSR x86lab does not implement"))),
     }
     Ok(())
 }
