@@ -47,9 +47,13 @@ F_MSR   equ 1 << 5
 F_PAE   equ 1 << 6
 F_MCE   equ 1 << 7
 F_CX8   equ 1 << 8
+F_APIC  equ 1 << 9
 F_SEP   equ 1 << 11
+F_MTRR  equ 1 << 12
 F_PGE   equ 1 << 13
+F_MCA   equ 1 << 14
 F_CMOV  equ 1 << 15
+F_PAT   equ 1 << 16
 F_MMX   equ 1 << 23
 F_FXSR  equ 1 << 24
 F_SSE   equ 1 << 25
@@ -140,6 +144,7 @@ tests:
         call cpuid_leaves
         call eflags_id
         call cr4_consistency
+        call msr_consistency
         call tsc
         call msrs
         call cmov
@@ -215,6 +220,21 @@ cpuid_leaves:
         mov eax, [features]
         and eax, F_MMX | F_FXSR | F_SSE | F_SSE2
         CHECK "CPUID.1:EDX.MMX/FXSR/SSE/SSE2 clear", eax, 0
+
+        ; A leaf above the highest basic leaf returns the highest basic leaf's
+        ; data (Intel; SDM Vol. 2A "CPUID", "INPUT EAX = 0"). So does an
+        ; extended leaf on a processor without them: leaf 0x80000000 then
+        ; gives an EAX below 0x80000001, which software reads as "none".
+        mov eax, 2
+        cpuid
+        and eax, 0x0FFF3FFF
+        CHECK "CPUID.2 (above the highest leaf) = leaf 1's signature", eax, 0x619
+        mov eax, 0x80000000
+        cpuid
+        cmp eax, 0x80000001
+        setb al
+        movzx eax, al
+        CHECK "CPUID.80000000h: no extended leaves claimed", eax, 1
         ret
 
 ; -----------------------------------------------------------------------------
@@ -298,6 +318,39 @@ cr4_consistency:
         CHECK_FAULT "MOV CR4 with reserved bit 31 -> #GP(0)", 13, 0
         mov eax, cr4
         CHECK "... and CR4 is unchanged (0)", eax, 0
+        ret
+
+; -----------------------------------------------------------------------------
+; The same for MSRs: a feature that comes with an MSR is claimed if and only if
+; RDMSR of that MSR works (an unimplemented MSR is #GP(0)).
+; -----------------------------------------------------------------------------
+%macro MSR_FOLLOWS 3            ; "name", CPUID.1:EDX feature mask, MSR number
+        mov esi, [features]
+        and esi, %2
+        mov edi, 0              ; expected: no fault if claimed, else #GP(0)
+        cmp esi, 0
+        jne %%claimed
+        mov edi, 13 << 16
+%%claimed:
+        EXPECT_FAULT %%after
+        mov ecx, %3
+        rdmsr
+        mov dword [v_vector], 0
+%%after:
+        NO_FAULT_EXPECTED
+        mov ebx, [v_vector]
+        shl ebx, 16
+        mov bx, [v_error]
+        CHECK %1, ebx, edi
+%endmacro
+
+msr_consistency:
+        MSR_FOLLOWS "RDMSR IA32_TIME_STAMP_COUNTER works iff CPUID.TSC", F_TSC, MSR_TSC
+        MSR_FOLLOWS "RDMSR IA32_SYSENTER_CS works iff CPUID.SEP", F_SEP, MSR_SYSENTER_CS
+        MSR_FOLLOWS "RDMSR IA32_APIC_BASE works iff CPUID.APIC", F_APIC, 0x1B
+        MSR_FOLLOWS "RDMSR IA32_MTRRCAP works iff CPUID.MTRR", F_MTRR, 0xFE
+        MSR_FOLLOWS "RDMSR IA32_MCG_CAP works iff CPUID.MCA", F_MCA, 0x179
+        MSR_FOLLOWS "RDMSR IA32_PAT works iff CPUID.PAT", F_PAT, 0x277
         ret
 
 ; -----------------------------------------------------------------------------

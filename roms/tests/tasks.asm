@@ -60,6 +60,12 @@ GATE_A3         equ GDT_FREE + 0x60     ; 0xA0: task gate -> TSS_A, DPL 3
 TSS_N1          equ GDT_FREE + 0x68     ; 0xA8: nesting, first level
 TSS_N2          equ GDT_FREE + 0x70     ; 0xB0: nesting, second level
 TSS_H           equ GDT_FREE + 0x78     ; 0xB8: a task whose CS is not acceptable
+DATA_NP         equ GDT_FREE + 0x80     ; 0xC0: a data segment marked not present
+TSS_NP          equ GDT_FREE + 0x88     ; 0xC8: a TSS marked not present
+TSS_E16N        equ GDT_FREE + 0x90     ; 0xD0: a 16-bit TSS reached by CALL
+GATE_TI         equ GDT_FREE + 0x98     ; 0xD8: task gate naming a TSS selector with TI = 1
+LDT_A           equ GDT_FREE + 0xA0     ; 0xE0: an LDT holding a TSS descriptor
+LDT_TSS         equ 0x08 | 4            ; that TSS descriptor: LDT index 1
 LDT_DATA        equ 0x08 | 4            ; index 1 in the LDT (TI = 1), RPL 0
 
 ; ---- memory ---------------------------------------------------------------------
@@ -74,6 +80,8 @@ TSS_G_BASE      equ 0x4700
 TSS_N1_BASE     equ 0x4900
 TSS_N2_BASE     equ 0x4A00
 TSS_H_BASE      equ 0x4B00
+TSS_E16N_BASE   equ 0x4C00
+LDT_A_BASE      equ 0x4D00
 LDT_B_BASE      equ 0x4800
 LDT_DATA_BASE   equ 0x20000         ; what LDT_DATA points at
 STACK_B         equ 0x91000
@@ -138,11 +146,23 @@ v_n2_link       equ 0x0768
 v_n1_flags_back equ 0x076C          ; task N1's EFLAGS after N2 returned to it
 v_n1_done       equ 0x0770
 v_h_tr          equ 0x0774
+v_e16n_flags    equ 0x0778
+v_e16n_link     equ 0x077C
 
 ; The type field (bits 0-3 of the access byte) of a GDT descriptor.
 %macro DESC_TYPE 2                  ; reg32, selector
         movzx %1, byte [GDT_BASE + (%2) + 5]
         and %1, 0x0F
+%endmacro
+
+; TO_RING3 label — continue at `label` at CPL 3 (task G's stack), with IRETD.
+%macro TO_RING3 1
+        push dword DATA3 | 3    ; SS
+        push dword STACK_G      ; ESP
+        push dword 0x2          ; EFLAGS
+        push dword CODE3 | 3    ; CS
+        push dword %1           ; EIP
+        iretd
 %endmacro
 
 ; SNAPSHOT addr — stores every register, EFLAGS and the segment selectors
@@ -243,6 +263,11 @@ tests:
         call test_ring3_task
         call test_double_nesting
         call test_bad_cs
+        call test_bad_task_state
+        call test_not_present
+        call test_tss16_nesting
+        call test_tss_in_ldt
+        call test_ext_bit
         ret
 
 ; -----------------------------------------------------------------------------
@@ -727,12 +752,23 @@ task_g:                         ; CPL 3
         ; The #GP was taken to CPL 0 on TSS_G's SS0:ESP0; the harness dropped
         ; the frame and continues here at CPL 0, still in task G.
         CHECK_FAULT "CPL 3: JMP to a DPL 0 TSS -> #GP(TSS selector)", 13, TSS_A
-        push dword DATA3 | 3    ; back to CPL 3 with IRETD: SS, ESP,
-        push dword STACK_G
-        push dword 0x2          ; EFLAGS,
-        push dword CODE3 | 3    ; CS,
-        push dword .g2          ; EIP
-        iretd
+        TO_RING3 .g1b
+.g1b:
+        mov ax, DATA3 | 3       ; IRETD to CPL 3 nulled DS (it held DPL 0 DATA0)
+        mov ds, ax
+        EXPECT_FAULT .g1c
+        jmp GATE_C:0            ; the gate's DPL (0) is what is checked: #GP(gate)
+.g1c:
+        CHECK_FAULT "CPL 3: JMP through a DPL 0 task gate -> #GP(gate selector)", 13, GATE_C
+        TO_RING3 .g1d
+.g1d:
+        mov ax, DATA3 | 3       ; IRETD to CPL 3 nulled DS (it held DPL 0 DATA0)
+        mov ds, ax
+        EXPECT_FAULT .g1e
+        int 0x40                ; IDT task gate with DPL 0: #GP(IDT entry 0x40)
+.g1e:
+        CHECK_FAULT "CPL 3: INT 0x40 through a DPL 0 task gate -> #GP(0x40*8+2)", 13, 0x40 * 8 + 2
+        TO_RING3 .g2
 .g2:
         jmp GATE_A3:0           ; through the DPL 3 gate: allowed
         jmp task_g
@@ -830,6 +866,158 @@ bad_cs_resume:                  ; the harness resumes here after the #TS: task H
 task_h:
         CHECK "task H's code must not run with an unacceptable CS", 0, 1
         jmp TSS_A:0
+
+; -----------------------------------------------------------------------------
+; More of Table 7-1: what the CPU checks once it has committed to the new task.
+; Each case jumps to task H with one field of its TSS made wrong; the fault is
+; delivered in task H's context, and bad_cs_resume switches back to A.
+; -----------------------------------------------------------------------------
+%macro BAD_TASK 4               ; "name", TSS field, value, vector << 16 | error
+        mov edi, TSS_H_BASE
+        mov eax, task_h
+        mov ebx, STACK_H
+        call new_task
+        mov dword [edi + %2], %3
+        mov dword [v_h_tr], 0
+        EXPECT_FAULT bad_cs_resume
+        jmp TSS_H:0
+        CHECK_FAULT %1, ((%4) >> 16), ((%4) & 0xFFFF)
+        CHECK {%1, ": in the new task's context"}, [v_h_tr], TSS_H
+%endmacro
+
+test_bad_task_state:
+        SET_DESC DATA_NP, 0, 0xFFFFF, 0xC012    ; like DATA0 but P = 0
+        BAD_TASK "new task's LDT field names a data segment -> #TS(LDT selector)", TSS_LDT, DATA0, (10 << 16) | DATA0
+        BAD_TASK "new task's SS has DPL 3 but CPL (CS RPL) is 0 -> #TS(SS)", TSS_SS, DATA3 | 3, (10 << 16) | DATA3
+        BAD_TASK "new task's SS is null -> #TS(0)", TSS_SS, 0, (10 << 16) | 0
+        BAD_TASK "new task's DS not present -> #NP(DS)", TSS_DS, DATA_NP, (11 << 16) | DATA_NP
+        ret
+
+; A TSS (or task gate) whose descriptor is not present: #NP(selector), before
+; anything is switched (SDM Vol. 3A §7.3 step 3).
+test_not_present:
+        SET_DESC TSS_NP, TSS_B_BASE, TSS32_SIZE - 1, ATTR_TSS32 & ~0x80
+        EXPECT_FAULT .r
+        jmp TSS_NP:0
+.r:
+        CHECK_FAULT "JMP to a not-present TSS -> #NP(selector)", 11, TSS_NP
+        xor eax, eax
+        str eax
+        CHECK "... nothing switched", eax, TSS_A
+        ret
+
+; -----------------------------------------------------------------------------
+; CALL to a 16-bit TSS and a 16-bit IRET back: the back link is the first word
+; of a 16-bit TSS too, and NT is set in the 16-bit task's FLAGS.
+; -----------------------------------------------------------------------------
+test_tss16_nesting:
+        mov edi, TSS_E16N_BASE
+        xor ecx, ecx
+.zero:
+        mov byte [edi + ecx], 0
+        inc ecx
+        cmp ecx, 0x2C
+        jne .zero
+        mov word [edi + T16_IP], R(task_e16n)
+        mov word [edi + T16_FLAGS], 0x2
+        mov word [edi + T16_SP], STACK_E16
+        mov word [edi + T16_ES], DATA0
+        mov word [edi + T16_CS], CODE16
+        mov word [edi + T16_SS], DATA16
+        mov word [edi + T16_DS], DATA0
+        SET_DESC TSS_E16N, TSS_E16N_BASE, 0x2B, ATTR_TSS16
+        mov dword [v_e16n_flags], 0
+        mov dword [v_e16n_link], 0
+        LOAD_PATTERN 0x16160000
+        SNAPSHOT snap_before
+        call TSS_E16N:0
+        SNAPSHOT snap_after
+        CHECK "CALL a 16-bit TSS: back link in its first word = TSS_A", [v_e16n_link], TSS_A
+        mov eax, [v_e16n_flags]
+        and eax, FL_NT
+        CHECK "CALL a 16-bit TSS: NT set in its FLAGS", eax, FL_NT
+        CHECK "16-bit IRET task return: EAX restored", [snap_after + 0], [snap_before + 0]
+        CHECK "16-bit IRET task return: EDI restored", [snap_after + 28], [snap_before + 28]
+        CHECK "16-bit IRET task return: ESP restored", [snap_after + 16], [snap_before + 16]
+        CHECK "16-bit IRET task return: EFLAGS restored", [snap_after + 32], [snap_before + 32]
+        DESC_TYPE eax, TSS_E16N
+        CHECK "16-bit IRET task return: the 16-bit TSS is available (type 1)", eax, 1
+        ret
+
+        bits 16
+task_e16n:
+        pushf
+        pop word [v_e16n_flags]
+        mov ax, [TSS_E16N_BASE + T16_LINK]
+        mov [v_e16n_link], ax
+        iret                    ; 16-bit IRET, NT = 1: back to the caller
+        jmp task_e16n
+        bits 32
+
+; -----------------------------------------------------------------------------
+; TSS descriptors live in the GDT only. A TSS selector with TI = 1 (the LDT) is
+; #GP(selector) for JMP, CALL and task gates, and #TS(selector) for an IRET
+; back link (SDM Vol. 3A §7.2.2).
+; -----------------------------------------------------------------------------
+test_tss_in_ldt:
+        SET_GDT_GATE GATE_TI, TSS_B | 4, 0, GATE_TASK
+        EXPECT_FAULT .r1
+        call GATE_TI:0
+.r1:
+        CHECK_FAULT "task gate naming a TSS selector with TI = 1 -> #GP(TSS selector)", 13, TSS_B | 4
+
+        ; An LDT whose descriptor 1 is a (well-formed) TSS descriptor.
+        SET_DESC LDT_A, LDT_A_BASE, 15, ATTR_LDT
+        mov dword [LDT_A_BASE], 0
+        mov dword [LDT_A_BASE + 4], 0
+        mov dword [LDT_A_BASE + 8], ((TSS_B_BASE & 0xFFFF) << 16) | (TSS32_SIZE - 1)
+        mov dword [LDT_A_BASE + 12], 0x00008900 | ((TSS_B_BASE >> 16) & 0xFF)
+        mov ax, LDT_A
+        lldt ax
+        EXPECT_FAULT .r2
+        jmp LDT_TSS:0
+.r2:
+        xor eax, eax
+        lldt ax
+        CHECK_FAULT "JMP to a TSS descriptor in the LDT -> #GP(selector)", 13, LDT_TSS
+        mov al, [LDT_A_BASE + 13]
+        and eax, 0x0F
+        CHECK "... and that descriptor is not marked busy", eax, 9
+
+        mov word [TSS_A_BASE + TSS_LINK], TSS_B | 4
+        EXPECT_FAULT .r3
+        pushfd
+        or dword [esp], FL_NT
+        popfd
+        iretd
+.r3:
+        pushfd
+        and dword [esp], ~FL_NT
+        popfd
+        mov word [TSS_A_BASE + TSS_LINK], 0
+        CHECK_FAULT "IRET whose back link has TI = 1 -> #TS(back link)", 10, TSS_B | 4
+        ret
+
+; -----------------------------------------------------------------------------
+; The EXT bit (bit 0) of an error code says the fault happened while the CPU
+; was delivering an event external to the program: an interrupt, or an earlier
+; exception (SDM Vol. 3A §6.13). INT n is the program's own doing: EXT = 0.
+; Both go here through a task gate to TSS_SMALL, whose limit is too small.
+; (#UD is a benign exception, so the #TS is not turned into a double fault.)
+; -----------------------------------------------------------------------------
+test_ext_bit:
+        SET_IDT_GATE 0x45, TSS_SMALL, 0, GATE_TASK
+        EXPECT_FAULT .r1
+        int 0x45
+.r1:
+        CHECK_FAULT "INT n through a task gate to a too-small TSS -> #TS(selector), EXT = 0", 10, TSS_SMALL
+        SET_IDT_GATE 6, TSS_SMALL, 0, GATE_TASK
+        EXPECT_FAULT .r2
+        ud2
+.r2:
+        SET_IDT_GATE 6, CODE0, exc_stubs + 6 * STUB_SIZE, GATE_INT32
+        CHECK_FAULT "#UD through a task gate to a too-small TSS -> #TS(selector + EXT)", 10, TSS_SMALL | 1
+        ret
 
         bits 16
 task_e16:

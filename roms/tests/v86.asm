@@ -95,6 +95,8 @@ R_IN_E9         equ 0x20
 R_IN_AX         equ 0x22
 R_IN_EF         equ 0x24
 R_DONE1         equ 0x26
+R_INT3_OK       equ 0x28            ; 1: the program went on after INT3
+R_INTO_OK       equ 0x2A            ; 1: ... after INTO
 R2_FLAGS_CLI    equ 0x40
 R2_FLAGS_STI    equ 0x42
 R2_FLAGS_POPF   equ 0x44
@@ -152,6 +154,12 @@ mde_cs          equ mde + 0x04
 mde_eflags      equ mde + 0x08
 mde_ran         equ mde + 0x0C
 m41_own_eflags  equ m41 + 0x3C      ; EFLAGS inside the INT 0x41 handler
+mbp             equ 0x0760          ; what the INT3 (#BP) handler saw
+mbp_eip         equ mbp + 0x00
+mbp_cs          equ mbp + 0x04
+mbp_eflags      equ mbp + 0x08
+mbp_ran         equ mbp + 0x0C
+m_limit         equ 0x0770          ; #GP traps from a segment-limit violation
 m_errs          equ 0x0720          ; the nonzero #GP error codes, in order (4 dwords)
 t44             equ 0x0740          ; what the INT 0x44 handler task saw:
 t44_link        equ t44 + 0x00      ;   its back link
@@ -224,6 +232,10 @@ setup:
         SET_IDT_GATE 13, CODE0, monitor_gp, GATE_INT32
         SET_IDT_GATE 0, CODE0, monitor_de, GATE_INT32
         SET_IDT_GATE 0x41, CODE0, monitor_int41, GATE_INT32_DPL3
+        ; INT3 is not IOPL-sensitive: it goes through IDT entry 3 like any
+        ; software interrupt, whose gate needs DPL 3 to be used from CPL 3.
+        SET_IDT_GATE 3, CODE0, monitor_bp, GATE_INT32_DPL3
+        ; (vector 4 keeps a DPL 0 gate: INTO from v86 -> #GP(4*8+2))
         ; (vector 0x42 keeps the harness's DPL 0 gate: INT 0x42 from v86 -> #GP)
         ; Vector 0x43: a DPL 3 gate to a DPL 3 handler. From virtual-8086 mode
         ; the handler must be ring 0 (non-conforming): #GP(CODE3).
@@ -342,8 +354,13 @@ monitor_gp:
 .err_counted:
         inc dword [m_nonzero]
         mov [m_int_err], eax
-        add word [ebp + 4], 2
-        jmp .resume
+        movzx esi, word [ebp + 8]       ; skip the INT n (2 bytes), INT3 or INTO (1)
+        shl esi, 4
+        movzx eax, word [ebp + 4]
+        add esi, eax
+        cmp byte [esi], 0xCD
+        je .next2
+        jmp .next1
 
 .decode:
         movzx esi, word [ebp + 8]       ; guest CS
@@ -365,6 +382,8 @@ monitor_gp:
         je .iret
         cmp al, 0xF4
         je .hlt
+        cmp al, 0xA1
+        je .limit
         cmp al, 0xE4
         jb .unknown
         cmp al, 0xE7
@@ -467,6 +486,12 @@ monitor_gp:
         mov word [esp + 28], 0xFFFF
 .io_done:
         add [ebp + 4], cx
+        jmp .resume
+.limit: ; MOV AX,[moffs16] that faulted: in this ROM, the word at DS:FFFF. Its
+        ; second byte lies past the 64 KiB segment limit: #GP(0), no wrap to
+        ; DS:0000 (SDM Vol. 3A §20.1.1). Skip the 3-byte instruction.
+        inc dword [m_limit]
+        add word [ebp + 4], 3
         jmp .resume
 .hlt:   ; HLT: the guest program is finished. Leave virtual-8086 mode for good.
         inc dword [m_hlt]
@@ -577,6 +602,21 @@ monitor_int41:
         mov eax, 0x4242
         iretd
 
+; INT3 from virtual-8086 mode: records the frame (a trap: EIP is after the INT3).
+monitor_bp:
+        push eax
+        mov ax, DATA0
+        mov ds, ax
+        mov eax, [esp + 4]
+        mov [mbp_eip], eax
+        mov eax, [esp + 8]
+        mov [mbp_cs], eax
+        mov eax, [esp + 12]
+        mov [mbp_eflags], eax
+        mov dword [mbp_ran], 1
+        pop eax
+        iretd
+
 ; #DE (divide error) from virtual-8086 mode: exceptions ignore the gate's
 ; DPL. Records the frame and skips the 2-byte DIV BL.
 monitor_de:
@@ -675,11 +715,20 @@ program1:
         CHECK "I/O traps: exactly the 3 denied accesses (REP OUTSB to 0xE9 did not trap)", [m_io], 3
         CHECK "HLT in v86 traps (#GP)", [m_hlt], 1
         CHECKW "program 1 ran to its end", RES + R_DONE1, 0xD1D1
-        CHECK "every trap was #GP with error code 0", [m_nonzero], 0
+        CHECK "INT3 at IOPL 0 is not IOPL-sensitive: it went through the DPL 3 gate", [mbp_ran], 1
+        CHECK "INT3 handler: saved EIP = after the INT3 (a trap)", [mbp_eip], R(v86_after_int3)
+        mov eax, [mbp_eflags]
+        and eax, FL_VM
+        CHECK "INT3 handler: VM = 1 in the saved EFLAGS", eax, FL_VM
+        CHECKW "INT3: the program went on", RES + R_INT3_OK, 1
+        CHECK "INTO (OF = 1) through a DPL 0 gate -> #GP(4*8+2), not an IOPL trap", [m_errs + 0], 4 * 8 + 2
+        CHECKW "INTO: the program went on", RES + R_INTO_OK, 1
+        CHECK "a word at DS:FFFF crosses the 64 KiB limit -> #GP(0)", [m_limit], 1
+        CHECK "every other trap was #GP with error code 0", [m_nonzero], 1
         CHECK "every trap frame had VM = 1", [m_novm], 0
         CHECK "trap frames showed IOPL 0", [m_iopl], 0
         CHECK "no instruction the monitor could not emulate", [m_unknown], 0
-        CHECK "traps in all: 1+1+5+1+1+1+3+1 + the message's INTs", [m_traps], 14 + v86_message_len
+        CHECK "traps in all: 1+1+5+1+1+1+3+1 + INTO + limit + the message's INTs", [m_traps], 16 + v86_message_len
         ret
 
 ; compare_string: EAX = 1 if the ECX bytes at EDI equal the zero-terminated
@@ -978,6 +1027,14 @@ v86_prog1:
         cld
         rep outsb
         pop ds
+        int3                            ; not IOPL-sensitive: through IDT entry 3
+v86_after_int3:
+        mov word [R_INT3_OK], 1
+        mov al, 0x7F
+        add al, 1                       ; OF = 1
+        into                            ; through IDT entry 4, DPL 0: #GP(0x22)
+        mov word [R_INTO_OK], 1
+        mov ax, [0xFFFF]                ; bytes 0xFFFF and 0x10000: past the limit
         mov word [R_DONE1], 0xD1D1
         hlt                             ; privileged: traps, and the monitor ends the run
 

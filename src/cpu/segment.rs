@@ -781,10 +781,20 @@ impl Cpu {
             ));
         }
         if t == systype::TASK_GATE {
-            self.task_switch(bus, gate.gate_selector(), Transfer::Int, ret)?;
+            // A fault while switching to the handler task (before or after the commit point), or
+            // while pushing the error code on its stack, happens during the delivery of this event:
+            // its error code has EXT = 1 unless the event is INT n, INT3 or INTO (SDM Vol. 3A
+            // §6.13, "EXT"; #PF error codes have no EXT bit).
+            let with_ext = |f: Fault| match (f.vector, f.error) {
+                (vector::TS | vector::NP | vector::SS | vector::GP, Some(e)) if ext != 0 => {
+                    Fault { error: Some(e | 1), ..f }
+                }
+                _ => f,
+            };
+            self.task_switch(bus, gate.gate_selector(), Transfer::Int, ret).map_err(with_ext)?;
             if let Some(e) = error {
                 let size = if self.tr.attr.typ() & 8 != 0 { 4 } else { 2 };
-                self.push(bus, size, e)?;
+                self.push(bus, size, e).map_err(with_ext)?;
             }
             return Ok(());
         }
