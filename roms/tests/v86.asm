@@ -50,6 +50,8 @@
 ;   4. Program 1's I/O again with paging on, the TSS in a supervisor-only
 ;      page: the CPU reads the I/O bitmap as a supervisor (an implicit
 ;      access), whatever the CPL of the code doing the I/O.
+;   5. How IRETD decides: VM = 1 in the popped EFLAGS enters virtual-8086
+;      mode only at CPL 0, and only with an IP inside the 64 KiB segment.
 ;
 ; Every check prints one PASS or FAIL line (see sysharness.inc).
 ; =============================================================================
@@ -109,6 +111,9 @@ R2_T44          equ 0x58            ; 1: back in v86 after the INT 0x44 task
 R2_T44_DS       equ 0x5A            ; DS after that return
 R4_IN_E9        equ 0x70            ; program 4
 R4_DONE         equ 0x72
+p5_cs           equ 0x0780          ; program 5: CS after IRETD with VM = 1 at CPL 3
+p5_eflags       equ 0x0784
+RING3_STACK     equ 0x9A000
 R3_SEGS         equ 0x60            ; DS ES FS GS SS SP in the v86 task (6 words)
 
 ; ---- the monitor's variables -------------------------------------------------------
@@ -199,6 +204,7 @@ tests:
         call program2
         call program3
         call program4
+        call program5
         ret
 
 ; -----------------------------------------------------------------------------
@@ -934,6 +940,69 @@ program4:
         ret
 
 ; =============================================================================
+; Program 5: IRETD with VM = 1 in the EFLAGS image.
+; =============================================================================
+program5:
+        call reset_counters
+        PRINT {"-- program 5: when IRETD enters virtual-8086 mode", 10}
+        ; (a) At CPL 3, IRETD cannot set VM: the bit is ignored and the return
+        ;     is an ordinary protected-mode one (SDM Vol. 2A "IRET": VM = 1 and
+        ;     CPL = 0 go to RETURN-TO-VIRTUAL-8086-MODE).
+        mov dword [p5_cs], 0
+        EXPECT_FAULT .back_a
+        push dword DATA3 | 3
+        push dword RING3_STACK
+        push dword 0x2
+        push dword CODE3 | 3
+        push dword .ring3
+        iretd                   ; to CPL 3, protected mode
+.ring3:
+        mov ax, DATA3 | 3
+        mov ds, ax
+        push dword FL_VM | 0x2  ; an EFLAGS image with VM = 1
+        push dword CODE3 | 3
+        push dword .after
+        iretd                   ; CPL 3: VM ignored
+.after:
+        mov eax, cs
+        mov [p5_cs], eax
+        pushfd
+        pop dword [p5_eflags]
+        hlt                     ; CPL 3 in protected mode: #GP, back to CPL 0
+.back_a:
+        mov ax, DATA0
+        mov ds, ax
+        CHECK "IRETD at CPL 3 with VM = 1 in the image: still protected mode, CS = CODE3|3", [p5_cs], CODE3 | 3
+        CHECK_FAULT "... HLT there is an ordinary CPL 3 #GP(0)", 13, 0
+        CHECK "... whose frame has VM = 0", [m_novm], 1
+
+        ; (b) At CPL 0, an EIP beyond 0xFFFF cannot be reached in virtual-8086
+        ;     mode (its CS limit is 0xFFFF): #GP(0) before anything changes
+        ;     ("IF instruction pointer not within code segment limits THEN
+        ;     #GP(0)"), not a silent wrap to EIP AND 0xFFFF.
+        mov [m_esp], esp
+        EXPECT_FAULT .back_b
+        push dword 0            ; GS
+        push dword 0            ; FS
+        push dword RES_SEG      ; DS
+        push dword 0            ; ES
+        push dword V86_SS
+        push dword V86_SP
+        push dword FL_VM | 0x2
+        push dword V86_CS
+        push dword 0x10000 + R(v86_prog4)  ; IP 0x1xxxx: past the 64 KiB limit
+        iretd
+.back_b:
+        mov esp, [m_esp]
+        CHECK_FAULT "IRETD to v86 with EIP > 0xFFFF -> #GP(0) at CPL 0", 13, 0
+        pushfd
+        pop eax
+        and eax, FL_VM
+        CHECK "... and the CPU stayed in protected mode", eax, 0
+        CHECK "... and the v86 program did not run", [m_hlt], 0
+        ret
+
+; =============================================================================
 ; The virtual-8086 programs: 16-bit real-mode code, run with CS = F000, so
 ; every address of the ROM is written R(label).
 ; =============================================================================
@@ -1091,6 +1160,8 @@ v86_prog2:
         mov gs, ax
         pushfd                          ; a 32-bit image: VM and RF read as 0
         pop dword [R2_PUSHFD]
+        push dword 0x2                  ; POPFD with VM = 0 in the image: VM stays 1
+        popfd                           ; (INT 0x41's frame below shows it)
         mov ax, 0x4141
         sti                             ; the handler's interrupt gate clears IF
         int 0x41                        ; DPL 3 gate: to the ring-0 handler

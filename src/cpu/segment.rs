@@ -718,6 +718,13 @@ impl Cpu {
             *x = self.peek(bus, 12 + 4 * i as u32, 4)?;
         }
         let [esp, ss, es, ds, fs, gs] = v;
+        // "IF instruction pointer not within code segment limits THEN #GP(0)", checked before
+        // anything changes: a virtual-8086 CS has a 64 KiB limit, so an EIP above 0xFFFF cannot
+        // be returned to; it is not wrapped to EIP AND 0xFFFF (SDM Vol. 2A "IRET",
+        // RETURN-TO-VIRTUAL-8086-MODE; Bochs raises the same #GP(0)).
+        if off > 0xFFFF {
+            return Err(Fault::gp0(Why::SegmentLimit { seg: Seg::Cs as u8, offset: off, size: 1, limit: 0xFFFF }));
+        }
         self.flags.set_masked(fl, 0x003F_7FD5 | Eflags::VM.bits());
         self.load_seg_v86(Seg::Cs, sel);
         self.load_seg_v86(Seg::Ss, ss as u16);
@@ -728,7 +735,7 @@ impl Cpu {
         self.gpr[super::regs::ESP] = esp;
         self.cpl = 3;
         self.invalidate_cursor();
-        self.next_eip = off & 0xFFFF;
+        self.next_eip = off;
         Ok(())
     }
 
