@@ -49,12 +49,12 @@ fn segmentation_rom() {
 
 #[test]
 fn rings_rom() {
-    rom_passes("rings", 100);
+    rom_passes("rings", 105);
 }
 
 #[test]
 fn pm_exceptions_rom() {
-    rom_passes("pm_exceptions", 70);
+    rom_passes("pm_exceptions", 72);
 }
 
 const TRIPLE_LINE: &str = "triplefault: INT3 with an empty IDT";

@@ -181,6 +181,35 @@ test_db:
         and ebx, 1 << 14
         CHECK "single-step: DR6.BS = 1", ebx, 1 << 14
 
+        ; MOV SS holds off debug exceptions (and interrupts) until after the
+        ; next instruction, so that SS:ESP can be loaded as a pair (SDM Vol. 3A
+        ; §6.8.3): no trap after the MOV SS, one after the instruction after it.
+        mov dword [u_steps], 0
+        pushfd
+        or dword [esp], FL_TF
+        popfd
+.t1:    mov ax, ss
+.t2:    mov ss, ax                      ; no trap here
+.t3:    nop
+.t4:    pushfd
+        and dword [esp], ~FL_TF
+        popfd
+.t7:
+        CHECK "single-step over mov ss: 5 traps, none right after the mov ss", [u_steps], 5
+        CHECK "single-step over mov ss: 1st trap after the mov ax, ss", [u_step_eips + 0], .t2
+        CHECK "single-step over mov ss: 2nd trap after the instruction after mov ss", [u_step_eips + 4], .t4
+        mov dword [u_steps], 0
+        pushfd
+        or dword [esp], FL_TF
+        popfd
+        push ss
+.p2:    pop ss                          ; no trap here either
+.p3:    nop
+.p4:    pushfd
+        and dword [esp], ~FL_TF
+        popfd
+        CHECK "single-step over pop ss: 2nd trap after the instruction after pop ss", [u_step_eips + 4], .p4
+
         ; INT1 (ICEBP, opcode F1): a #DB trap.
         mov dword [u_steps], 0
         int1

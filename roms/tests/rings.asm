@@ -38,6 +38,11 @@ CODE2           equ 0x68        ; ring-2 code, flat
 STACK2          equ 0x70        ; ring-2 stack: base 0, limit 0xFFFFF (byte granular), B = 1
 CGATE2          equ 0x78        ; call gate, DPL 3 -> CODE2:ring2_target
 CGATE_JMP       equ 0x80        ; call gate, DPL 0 -> KCODE:jmp_target
+SEL_TSS_SMALL   equ 0x88        ; a TSS whose limit (0x0F) holds only SS0:ESP0
+CGATE_TO_USER   equ 0x90        ; call gate, DPL 0 -> UCODE (less privileged: refused)
+TSS_SMALL       equ 0x6000
+VEC_CONF        equ 0x43        ; trap gate, DPL 3 -> conforming code
+VEC_TO_USER     equ 0x44        ; interrupt gate, DPL 0 -> UCODE (less privileged: refused)
 STACK2_TOP      equ 0x64000
 
 VEC_TRAP3       equ 0x40        ; trap gate, DPL 3
@@ -89,6 +94,9 @@ u_wrap_cs       equ 0x690
 u_wrap_ss       equ 0x694
 u_esp0_gate     equ 0x698
 u_jmp_esp       equ 0x69C
+u_ci_cs         equ 0x6A0
+u_ci_esp        equ 0x6A4
+u_esp3_ci       equ 0x6A8
 
 gdt_start:
         STANDARD_GDT
@@ -100,6 +108,8 @@ gdt_start:
         DESC 0, 0xFFFFF, 0xD2, 0x4              ; 0x70 data, DPL 2, 1 MiB
         GATE CODE2, ring2_target, 0xEC, 0       ; 0x78 call gate to ring 2
         GATE KCODE, jmp_target, 0x8C, 0         ; 0x80 call gate for JMP
+        DESC TSS_SMALL, 0x0F, 0x89, 0x0         ; 0x88 a 16-byte 32-bit TSS
+        GATE UCODE, ring3_main, 0x8C, 0         ; 0x90 call gate to ring-3 code
 gdt_end:
 
         bits 32
@@ -114,6 +124,20 @@ tests:
         mov edi, IDT_BASE + VEC_INT3 * 8
         mov ecx, 0xEE00                 ; P, DPL 3, type 1110: 32-bit interrupt gate
         call set_idt_gate
+        mov eax, conf_int_handler
+        mov edi, IDT_BASE + VEC_CONF * 8
+        mov ecx, 0xEF00
+        call set_idt_gate
+        mov word [IDT_BASE + VEC_CONF * 8 + 2], CONF_CODE
+        mov eax, ring3_main
+        mov edi, IDT_BASE + VEC_TO_USER * 8
+        mov ecx, 0x8E00
+        call set_idt_gate
+        mov word [IDT_BASE + VEC_TO_USER * 8 + 2], UCODE | 3
+
+        ; Gates may only lead to code at least as privileged as the CPL.
+        FAULTS "int 0x44 at CPL 0 to a DPL 3 handler segment -> #GP(0x18)", 13, UCODE, {int VEC_TO_USER}
+        FAULTS "call gate at CPL 0 to DPL 3 code -> #GP(0x18)", 13, UCODE, {call CGATE_TO_USER : 0}
 
         ; The TSS the harness loaded with LTR.
         xor eax, eax
@@ -152,6 +176,26 @@ tests:
         CHECK "int 0x40: pushed EIP = the instruction after INT", [u_int_ret_eip], after_int40
         CHECK "int 0x40: pushed SS = 0x23", [u_int_outer_ss], UDATA | 3
         CHECK "int 0x40: pushed ESP = ring-3 ESP", [u_int_outer_esp], [u_esp3_int]
+
+        CHECK "int 0x43 to a conforming handler: runs at CPL 3 (CS = 0x53)", [u_ci_cs], CONF_CODE | 3
+        mov eax, [u_esp3_ci]
+        sub eax, 12
+        CHECK "int 0x43 to a conforming handler: no stack switch (3 dwords on the ring-3 stack)", [u_ci_esp], eax
+
+        ; ---- a TSS too small for the inner stack pointer -------------------------
+        ; LTR does not check a TSS's size; the CPU checks it when it reads
+        ; SS2:ESP2 (offsets 0x14..0x1A) for a call to ring 2: #TS(TSS selector).
+        ; SS0:ESP0 (offsets 4..9) still fit, so the #TS handler (ring 0) works.
+        mov dword [TSS_SMALL + 4], STACK0_TSS_TOP
+        mov dword [TSS_SMALL + 8], KDATA
+        mov ax, SEL_TSS_SMALL
+        ltr ax
+        mov eax, ring3_ring2_overflow   ; (no printing at ring 3: no I/O bitmap now)
+        call run_ring3
+        and byte [GDT_BASE + TSS_SEL + 5], ~2   ; TSS_SEL busy -> available, then back
+        mov ax, TSS_SEL
+        ltr ax
+        CHECK_FAULT "call gate to ring 2 with a TSS too small for SS2:ESP2 -> #TS(0x88)", 10, SEL_TSS_SMALL
 
         ; ---- the same call gate from CPL 0: no privilege change -----------------
         ; The target's DPL equals the CPL, so the CPU stays on the current
@@ -354,6 +398,8 @@ after_int40:
         mov eax, [u_int_eflags]
         and eax, FL_IF
         CHECK "int 0x40 through a trap gate: IF still 1 in the handler", eax, FL_IF
+        mov [u_esp3_ci], esp
+        int VEC_CONF
         int VEC_INT3
         mov eax, [u_int_eflags]
         and eax, FL_IF
@@ -594,6 +640,15 @@ int_trap_handler:
         mov [u_int_outer_ss], eax
         mov ax, KDATA
         mov ds, ax                      ; IRETD to ring 3 will null it
+        iretd
+
+; INT 0x43: a trap gate to a conforming segment. No privilege change: the
+; handler runs at the caller's CPL on the caller's stack (SDM Vol. 3A §6.12.1).
+conf_int_handler:
+        mov ax, cs
+        movzx eax, ax
+        mov [u_ci_cs], eax
+        mov [u_ci_esp], esp
         iretd
 
 ; INT 0x41 (interrupt gate).

@@ -133,6 +133,17 @@ struct Cursor {
     eip: u32,
 }
 
+/// MOV SS and POP SS hold off debug exceptions (the single-step trap and data breakpoints)
+/// until the instruction after them has executed, as they hold off interrupts, so that SS and
+/// ESP are loaded as a pair (SDM Vol. 3A §6.8.3). Data-breakpoint hits wait in `pending_db`; TF
+/// is still set for the next instruction, which traps as usual and reports both.
+#[inline]
+fn loads_ss(ins: &Instruction) -> bool {
+    matches!(ins.mnemonic(), iced_x86::Mnemonic::Mov | iced_x86::Mnemonic::Pop)
+        && ins.op0_kind() == iced_x86::OpKind::Register
+        && ins.op0_register() == iced_x86::Register::SS
+}
+
 /// An IA-32 processor.
 pub struct Cpu {
     /// General registers, by encoding number (`regs::EAX` …).
@@ -372,7 +383,7 @@ impl Cpu {
                     // RF is cleared once an instruction completes (SDM Vol. 3A §17.3.1.1).
                     self.flags.set(Eflags::RF, false);
                 }
-                if trap || self.pending_db != 0 {
+                if (trap || self.pending_db != 0) && !loads_ss(&ins) {
                     let hits = std::mem::take(&mut self.pending_db);
                     self.dr[6] = (self.dr[6] & !0xF) | hits;
                     interrupt::debug_trap(self, bus, trap);

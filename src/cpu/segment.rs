@@ -516,7 +516,16 @@ impl Cpu {
         let (ss_off, sp_off, width) =
             if t32 { (8 + dpl as u32 * 8, 4 + dpl as u32 * 8, 4) } else { (4 + dpl as u32 * 4, 2 + dpl as u32 * 4, 2) };
         if ss_off + 1 > tr.limit || sp_off + width - 1 > tr.limit {
-            return Err(ts(tr.selector, "TSS too small to hold the inner stack pointer"));
+            // #TS(current TSS selector + EXT) (SDM Vol. 2A "INT n": error_code(current TSS
+            // selector, 0, EXT)).
+            return Err(Fault::with_error(
+                vector::TS,
+                sel_err(tr.selector) | ext as u32,
+                Why::Selector {
+                    selector: tr.selector,
+                    rule: "the TSS is too small to hold SS:ESP for the new privilege level",
+                },
+            ));
         }
         let ss = self.sys_read16(bus, tr.base.wrapping_add(ss_off))?;
         let esp = if t32 {

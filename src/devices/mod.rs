@@ -6,3 +6,6 @@
 
 pub mod debugcon;
 pub mod debugexit;
+pub mod kbc8042;
+pub mod port92;
+pub mod uart16550;
