@@ -43,6 +43,8 @@ CGATE_TO_USER   equ 0x90        ; call gate, DPL 0 -> UCODE (less privileged: re
 TSS_SMALL       equ 0x6000
 VEC_CONF        equ 0x43        ; trap gate, DPL 3 -> conforming code
 VEC_TO_USER     equ 0x44        ; interrupt gate, DPL 0 -> UCODE (less privileged: refused)
+PAGE_DIR        equ 0x8000
+PAGE_TABLE      equ 0x9000
 STACK2_TOP      equ 0x64000
 
 VEC_TRAP3       equ 0x40        ; trap gate, DPL 3
@@ -309,6 +311,51 @@ jmp_back:
         mov eax, ring3_ring2_overflow
         call run_ring3
         CHECK_FAULT "call gate, TSS.SS2 is null -> #TS(0)", 10, 0
+
+        ; ---- paging: the CPU's own accesses are supervisor accesses --------------
+        ; With the pages of the GDT, IDT and TSS supervisor-only (U/S = 0), ring 3
+        ; cannot touch them, yet the CPU still reads them for ring 3: descriptor
+        ; loads, gates, the TSS's SS0:ESP0 and its I/O bitmap are implicit
+        ; supervisor accesses (SDM Vol. 3A §4.6).
+        call paging_on
+        mov dword [TSS_BASE + 0x18], STACK2 | 2
+        mov eax, ring3_paged
+        call run_ring3
+        mov eax, cr2
+        CHECK "paging: CR2 = the GDT address ring 3 tried to read", eax, GDT_BASE
+        mov eax, cr0
+        and eax, 0x7FFFFFFF
+        mov cr0, eax
+        ret
+
+; paging_on: identity-maps the first 4 MiB with 4 KiB pages, user-accessible
+; except pages 1..5 (GDT 0x1000, IDT 0x2000, TSS 0x3000..0x5068).
+paging_on:
+        mov edi, PAGE_DIR
+        mov ecx, 1024
+        xor eax, eax
+        rep stosd
+        mov dword [PAGE_DIR], PAGE_TABLE | 7    ; P, R/W, U/S
+        xor eax, eax
+.page:
+        mov edx, eax
+        shl edx, 12
+        or edx, 7                               ; P, R/W, U/S
+        cmp eax, 1
+        jb .store
+        cmp eax, 5
+        ja .store
+        and edx, ~4                             ; supervisor only
+.store:
+        mov [PAGE_TABLE + eax * 4], edx
+        inc eax
+        cmp eax, 1024
+        jne .page
+        mov eax, PAGE_DIR
+        mov cr3, eax
+        mov eax, cr0
+        or eax, 0x80000000
+        mov cr0, eax
         ret
 
 ; Leaves ring 0 with SYSEXIT to ring3_wrapped (which returns via GATE_RING0).
@@ -543,6 +590,20 @@ ring3_sysenter:
 
 ring3_sysenter_bad:
         FAULTS "sysenter with IA32_SYSENTER_CS = 0 -> #GP(0)", 13, 0, {sysenter}
+        call GATE_RING0 : 0
+
+; CPL 3 with paging on.
+ring3_paged:
+        NOFAULT "paging, CPL 3: in al, 0xE9 (the bitmap in a supervisor page is read as supervisor)", {in al, DEBUGCON}
+        FAULTS "paging, CPL 3: reading the supervisor GDT page -> #PF(U/S=1, P=1: 5)", 14, 5, {mov eax, [GDT_BASE]}
+        mov dword [u_int_cs], 0
+        int VEC_TRAP3
+        mov ax, UDATA | 3               ; the handler left DS to be nulled
+        mov ds, ax
+        CHECK "paging, CPL 3: int 0x40 through the supervisor IDT reached ring 0", [u_int_cs], KCODE
+        mov dword [u_r2_cs], 0
+        call CGATE2 | 3 : 0
+        CHECK "paging, CPL 3: call gate through the supervisor GDT reached ring 2", [u_r2_cs], CODE2 | 2
         call GATE_RING0 : 0
 
 ring3_wrapped:
