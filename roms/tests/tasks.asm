@@ -66,6 +66,7 @@ TSS_E16N        equ GDT_FREE + 0x90     ; 0xD0: a 16-bit TSS reached by CALL
 GATE_TI         equ GDT_FREE + 0x98     ; 0xD8: task gate naming a TSS selector with TI = 1
 LDT_A           equ GDT_FREE + 0xA0     ; 0xE0: an LDT holding a TSS descriptor
 LDT_TSS         equ 0x08 | 4            ; that TSS descriptor: LDT index 1
+TSS_DR          equ GDT_FREE + 0xA8     ; 0xE8: a task that reads DR7
 LDT_DATA        equ 0x08 | 4            ; index 1 in the LDT (TI = 1), RPL 0
 
 ; ---- memory ---------------------------------------------------------------------
@@ -82,6 +83,8 @@ TSS_N2_BASE     equ 0x4A00
 TSS_H_BASE      equ 0x4B00
 TSS_E16N_BASE   equ 0x4C00
 LDT_A_BASE      equ 0x4D00
+TSS_DR_BASE     equ 0x4E00
+STACK_DR        equ 0x9B000
 LDT_B_BASE      equ 0x4800
 LDT_DATA_BASE   equ 0x20000         ; what LDT_DATA points at
 STACK_B         equ 0x91000
@@ -148,6 +151,9 @@ v_n1_done       equ 0x0770
 v_h_tr          equ 0x0774
 v_e16n_flags    equ 0x0778
 v_e16n_link     equ 0x077C
+v_dr7_task      equ 0x0780          ; DR7 as the task TSS_DR found it
+v_t_tr          equ 0x0784          ; TR in the #DB raised by the TSS's T flag
+v_t_ran         equ 0x0788          ; 1: the T task's first instruction ran (after the #DB)
 
 ; The type field (bits 0-3 of the access byte) of a GDT descriptor.
 %macro DESC_TYPE 2                  ; reg32, selector
@@ -268,6 +274,8 @@ tests:
         call test_tss16_nesting
         call test_tss_in_ldt
         call test_ext_bit
+        call test_dr7
+        call test_t_flag
         ret
 
 ; -----------------------------------------------------------------------------
@@ -1018,6 +1026,79 @@ test_ext_bit:
         SET_IDT_GATE 6, CODE0, exc_stubs + 6 * STUB_SIZE, GATE_INT32
         CHECK_FAULT "#UD through a task gate to a too-small TSS -> #TS(selector + EXT)", 10, TSS_SMALL | 1
         ret
+
+; -----------------------------------------------------------------------------
+; DR7: the local breakpoint enables L0-L3 (bits 0, 2, 4, 6) and LE (bit 8)
+; belong to a task, so the processor clears them on every task switch; the
+; global ones (G0-G3, GE) stay (SDM Vol. 3A §17.2.4). The breakpoint
+; addresses (DR0-DR3 = 0, execute) are never reached, so nothing fires.
+; -----------------------------------------------------------------------------
+test_dr7:
+        mov edi, TSS_DR_BASE
+        mov eax, task_dr
+        mov ebx, STACK_DR
+        call new_task
+        SET_DESC TSS_DR, TSS_DR_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        xor eax, eax
+        mov dr0, eax
+        mov dr1, eax
+        mov eax, (1 << 0) | (1 << 3) | (1 << 8) | (1 << 9)     ; L0, G1, LE, GE
+        mov dr7, eax
+        mov dword [v_dr7_task], 0
+        call TSS_DR:0
+        mov eax, dr7
+        mov ebx, 0x400
+        mov dr7, ebx            ; all breakpoints off again
+        CHECK "task switch clears DR7's L0 and LE, keeps G1 and GE", [v_dr7_task], 0x400 | (1 << 3) | (1 << 9)
+        CHECK "... and the return switch leaves them cleared", eax, 0x400 | (1 << 3) | (1 << 9)
+        ret
+
+; -----------------------------------------------------------------------------
+; The T (debug trap) flag, bit 0 of the word at offset 0x64 of a 32-bit TSS:
+; after a switch to that task the CPU raises #DB before the new task's first
+; instruction, with DR6.BT (bit 15) set (SDM Vol. 3A §17.3.1.5). It is a trap:
+; the #DB frame's EIP is that first instruction, which then runs.
+; -----------------------------------------------------------------------------
+test_t_flag:
+        mov edi, TSS_DR_BASE
+        mov eax, task_t
+        mov ebx, STACK_DR
+        call new_task
+        mov word [edi + 0x64], 1        ; T = 1
+        SET_DESC TSS_DR, TSS_DR_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        xor eax, eax
+        mov dr6, eax
+        mov dword [v_t_ran], 0
+        mov dword [v_t_tr], 0
+        EXPECT_FAULT t_resume
+        call TSS_DR:0
+        NO_FAULT_EXPECTED       ; (only matters if no #DB came)
+        CHECK_FAULT "TSS T flag: #DB after the switch", 1, 0
+        CHECK "TSS T flag: the #DB is taken in the new task (TR = its TSS)", [v_t_tr], TSS_DR
+        CHECK "TSS T flag: the #DB frame's EIP is the new task's first instruction", [v_fault_eip], task_t
+        mov eax, dr6
+        and eax, 1 << 15
+        CHECK "TSS T flag: DR6.BT set", eax, 1 << 15
+        CHECK "TSS T flag: then the new task ran", [v_t_ran], 1
+        xor eax, eax
+        mov dr6, eax
+        ret
+
+t_resume:                       ; the harness returns here from the #DB, in task T
+        xor eax, eax
+        str eax
+        mov [v_t_tr], eax
+        jmp [v_fault_eip]       ; continue where the #DB left the new task
+task_t:
+        mov dword [v_t_ran], 1
+        iretd                   ; NT = 1 (CALL): back to A
+        jmp task_t
+
+task_dr:
+        mov eax, dr7
+        mov [v_dr7_task], eax
+        iretd
+        jmp task_dr
 
         bits 16
 task_e16:

@@ -1007,6 +1007,8 @@ impl Cpu {
                 None,
             )
         };
+        // The T (debug trap) flag of a 32-bit TSS, bit 0 of the word at 0x64 (SDM Vol. 3A §7.2.1).
+        let debug_trap = new32 && self.sys_read16(bus, nb.wrapping_add(0x64))? & 1 != 0;
         if matches!(kind, Transfer::Call | Transfer::Int) {
             nflags |= Eflags::NT.bits();
             self.sys_write16(bus, nb, old.selector)?;
@@ -1022,6 +1024,9 @@ impl Cpu {
         self.gpr = regs;
         self.flags.set_masked(nflags, 0x003F_7FD5);
         self.cr0.insert(super::Cr0::TS);
+        // DR7's local breakpoint enables L0-L3 (bits 0, 2, 4, 6) and LE (bit 8) belong to the old
+        // task: the processor clears them on every task switch (SDM Vol. 3A §17.2.4).
+        self.dr[7] &= !0x155;
         self.eip = eip;
         self.next_eip = eip;
         self.invalidate_cursor();
@@ -1032,6 +1037,7 @@ impl Cpu {
                 self.load_seg_v86(*s, sels[i]);
             }
             self.cpl = 3;
+            self.task_debug_trap(debug_trap);
             return Ok(());
         }
         let cs = sels[Seg::Cs as usize];
@@ -1064,7 +1070,20 @@ impl Cpu {
                 if f.vector == vector::GP { ts(v, "new task's segment register fails its load checks") } else { f }
             })?;
         }
+        self.task_debug_trap(debug_trap);
         Ok(())
+    }
+
+    /// A switch to a task whose TSS has T = 1 raises #DB with DR6.BT (bit 15) once control has
+    /// passed to the new task, before its first instruction executes (SDM Vol. 3A §17.3.1.5).
+    /// It goes through the debug-trap path that [`Cpu::step`] takes after the instruction that
+    /// switched tasks (JMP, CALL, IRET, INT n). A switch made while delivering an exception or a
+    /// hardware interrupt has no instruction to complete: its #DB comes after the new task's first
+    /// instruction instead (a known approximation).
+    fn task_debug_trap(&mut self, t: bool) {
+        if t {
+            self.pending_db |= 1 << 15;
+        }
     }
 
     fn set_tss_busy<B: CpuBus>(&mut self, bus: &mut B, sel: u16, busy: bool) -> Res<()> {
