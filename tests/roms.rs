@@ -34,9 +34,6 @@ const EXCEPTIONS: Rom = Rom {
     name: "exceptions",
     checks: 65,
     known_failures: &[
-        // x86lab bug: the single-step trap is not held off after MOV SS / POP SS
-        // (SDM Vol. 3A §6.8.3); it comes right after the MOV SS instead of one instruction later.
-        "no single-step trap right after mov ss",
         // x86lab bug: INT n executed with TF=1 raises a single-step #DB on entry to the handler;
         // Bochs and QEMU run the handler untraced and trap after the instruction following the
         // INT (INT clears TF, IRET restores it).
