@@ -49,7 +49,7 @@ fn segmentation_rom() {
 
 #[test]
 fn rings_rom() {
-    rom_passes("rings", 110);
+    rom_passes("rings", 120);
 }
 
 #[test]

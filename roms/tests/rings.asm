@@ -43,6 +43,7 @@ CGATE_TO_USER   equ 0x90        ; call gate, DPL 0 -> UCODE (less privileged: re
 TSS_SMALL       equ 0x6000
 VEC_CONF        equ 0x43        ; trap gate, DPL 3 -> conforming code
 VEC_TO_USER     equ 0x44        ; interrupt gate, DPL 0 -> UCODE (less privileged: refused)
+FL_AC           equ 0x40000
 PAGE_DIR        equ 0x8000
 PAGE_TABLE      equ 0x9000
 STACK2_TOP      equ 0x64000
@@ -99,6 +100,7 @@ u_jmp_esp       equ 0x69C
 u_ci_cs         equ 0x6A0
 u_ci_esp        equ 0x6A4
 u_esp3_ci       equ 0x6A8
+u_align         equ 0x6C0           ; 16 bytes, 16-byte aligned
 
 gdt_start:
         STANDARD_GDT
@@ -311,6 +313,24 @@ jmp_back:
         mov eax, ring3_ring2_overflow
         call run_ring3
         CHECK_FAULT "call gate, TSS.SS2 is null -> #TS(0)", 10, 0
+
+        ; ---- alignment check: #AC at CPL 3 with CR0.AM and EFLAGS.AC ----------------
+        mov eax, cr0
+        or eax, 1 << 18                 ; CR0.AM
+        mov cr0, eax
+        pushfd
+        or dword [esp], FL_AC
+        popfd
+        mov ebx, u_align
+        NOFAULT "AM = AC = 1 at CPL 0: a misaligned dword is not checked", {mov eax, [ebx + 1]}
+        pushfd
+        and dword [esp], ~FL_AC
+        popfd
+        mov eax, ring3_align
+        call run_ring3
+        mov eax, cr0
+        and eax, ~(1 << 18)
+        mov cr0, eax
 
         ; ---- paging: the CPU's own accesses are supervisor accesses --------------
         ; With the pages of the GDT, IDT and TSS supervisor-only (U/S = 0), ring 3
@@ -590,6 +610,27 @@ ring3_sysenter:
 
 ring3_sysenter_bad:
         FAULTS "sysenter with IA32_SYSENTER_CS = 0 -> #GP(0)", 13, 0, {sysenter}
+        call GATE_RING0 : 0
+
+; CPL 3 with CR0.AM = 1: EFLAGS.AC turns alignment checking on and off.
+ring3_align:
+        mov ebx, u_align
+        NOFAULT "AM = 1, AC = 0 at CPL 3: a misaligned dword is fine", {mov eax, [ebx + 1]}
+        pushfd
+        or dword [esp], FL_AC           ; POPFD may set AC at any CPL
+        popfd
+        NOFAULT "AM = AC = 1 at CPL 3: an aligned dword", {mov eax, [ebx + 4]}
+        FAULTS "AM = AC = 1 at CPL 3: dword at an odd address -> #AC(0)", 17, 0, {mov eax, [ebx + 1]}
+        FAULTS "AM = AC = 1 at CPL 3: dword at address 2 mod 4 -> #AC(0)", 17, 0, {mov [ebx + 2], eax}
+        FAULTS "AM = AC = 1 at CPL 3: word at an odd address -> #AC(0)", 17, 0, {mov ax, [ebx + 3]}
+        NOFAULT "AM = AC = 1 at CPL 3: word at an even address", {mov ax, [ebx + 6]}
+        NOFAULT "AM = AC = 1 at CPL 3: bytes are always aligned", {mov al, [ebx + 7]}
+        mov eax, [v_eflags]
+        and eax, FL_AC
+        CHECK "#AC: pushed EFLAGS has AC = 1", eax, FL_AC
+        pushfd
+        and dword [esp], ~FL_AC
+        popfd
         call GATE_RING0 : 0
 
 ; CPL 3 with paging on.

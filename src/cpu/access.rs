@@ -49,7 +49,25 @@ impl Cpu {
         if protected {
             self.check_rights(seg, acc)?;
         }
-        Ok(s.base.wrapping_add(off))
+        let lin = s.base.wrapping_add(off);
+        if self.cpl == 3 && lin & (size - 1) != 0 && size.is_power_of_two() && self.alignment_checking() {
+            return Err(Fault::with_error(
+                super::fault::vector::AC,
+                0,
+                Why::Alignment { linear: lin, size: size as u8 },
+            ));
+        }
+        Ok(lin)
+    }
+
+    /// Alignment checking (SDM Vol. 3A §6.15, Interrupt 17): with CR0.AM = 1 and EFLAGS.AC = 1, a
+    /// data access at CPL 3 (virtual-8086 mode included) to a word, dword or qword that is not
+    /// aligned to its size raises #AC(0). The CPU's own accesses to descriptor tables and the
+    /// TSS are supervisor accesses and never checked (they do not come through here), nor are
+    /// instruction fetches.
+    #[inline]
+    fn alignment_checking(&self) -> bool {
+        self.cr0.contains(Cr0::AM) && self.flags.get(super::flags::Eflags::AC)
     }
 
     /// #GP(0), or #SS(0) for the stack segment (SDM Vol. 3A §5.3). `upper` is the top of an

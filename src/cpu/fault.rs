@@ -134,6 +134,9 @@ pub enum Why {
     /// Pushing onto the stack of a more privileged level (taken from the TSS) went outside it
     /// (SDM Vol. 2A "CALL", "INT n": #SS(new SS selector)).
     InnerStack { selector: u16, offset: u32, limit: u32 },
+    /// A misaligned data access at CPL 3 with CR0.AM = 1 and EFLAGS.AC = 1 (SDM Vol. 3A §6.15,
+    /// Interrupt 17).
+    Alignment { linear: u32, size: u8 },
     /// A rule about a register or an instruction, in words.
     Rule(&'static str),
 }
@@ -247,6 +250,11 @@ impl std::fmt::Display for Fault {
                 f,
                 ": push at offset {offset:#x} of the new stack {selector:#06x} (from the TSS) is outside \
                  its limit {limit:#x}"
+            ),
+            Why::Alignment { linear, size } => write!(
+                f,
+                ": {size}-byte access at linear address {linear:#010x} is not {size}-byte aligned \
+                 (CPL 3 with CR0.AM = 1 and EFLAGS.AC = 1)"
             ),
             Why::Rule(rule) => write!(f, ": {rule}"),
         }
