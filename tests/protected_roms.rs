@@ -54,7 +54,7 @@ fn rings_rom() {
 
 #[test]
 fn pm_exceptions_rom() {
-    rom_passes("pm_exceptions", 72);
+    rom_passes("pm_exceptions", 80);
 }
 
 const TRIPLE_LINE: &str = "triplefault: INT3 with an empty IDT";

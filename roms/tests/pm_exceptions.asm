@@ -88,6 +88,7 @@ tests:
         call test_db
         call test_bp_of
         call test_br_ud
+        call test_nm
         call test_np_ss_gp
         call test_idt_checks
         call test_frame
@@ -273,6 +274,36 @@ test_br_ud:
         CHECK_FAULT "ud2 -> #UD", 6, 0
         CHECK "#UD is a fault: pushed EIP = the UD2", [v_eip], .ud2
         FAULTS "mov cs, ax (8E C8) -> #UD", 6, 0, {db 0x8E, 0xC8}
+        ret
+
+; ---- #NM: device not available (fault) -------------------------------------------
+; CR0.EM = 1: x87 instructions fault so that the OS can emulate them. CR0.TS = 1
+; (set by every task switch): the first x87 instruction faults so that the OS
+; can save the old task's x87 state lazily; WAIT faults too when CR0.MP = 1
+; (SDM Vol. 3A §2.5 Table 2-2).
+test_nm:
+        mov ebx, cr0
+        mov eax, ebx
+        or eax, 1 << 2                  ; EM
+        mov cr0, eax
+        EXPECT_FAULT .r1
+.fp1:
+        fninit
+.r1:
+        CHECK_FAULT "fninit with CR0.EM = 1 -> #NM", 7, 0
+        CHECK "#NM is a fault: pushed EIP = the fninit", [v_eip], .fp1
+        NOFAULT "wait with CR0.EM = 1 (MP = TS = 0): no #NM", {wait}
+        mov eax, ebx
+        or eax, 1 << 3                  ; TS
+        mov cr0, eax
+        FAULTS "fnstsw ax with CR0.TS = 1 -> #NM", 7, 0, {fnstsw ax}
+        NOFAULT "wait with CR0.TS = 1 but MP = 0: no #NM", {wait}
+        or eax, 1 << 1                  ; MP
+        mov cr0, eax
+        FAULTS "wait with CR0.TS = 1 and MP = 1 -> #NM", 7, 0, {wait}
+        clts
+        NOFAULT "wait after clts", {wait}
+        mov cr0, ebx
         ret
 
 ; ---- #NP, #SS, #GP (faults with an error code) -----------------------------

@@ -150,7 +150,7 @@ pub fn execute<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<
         M::Cli | M::Sti => system::cli_sti(cpu, ins),
         // System and processor identification.
         M::Hlt => system::hlt(cpu),
-        M::Wait => Ok(()),
+        M::Wait => system::wait(cpu),
         M::Lldt
         | M::Sldt
         | M::Ltr

@@ -204,8 +204,45 @@ fn dr_index(cpu: &Cpu, n: usize) -> Res<usize> {
     }
 }
 
+/// WAIT/FWAIT: #NM when CR0.MP = 1 and CR0.TS = 1 (SDM Vol. 3A §2.5, Table 2-2); otherwise
+/// nothing to wait for (x86lab has no x87 unit).
+pub fn wait(cpu: &Cpu) -> Res<()> {
+    if cpu.cr0.contains(Cr0::MP) && cpu.cr0.contains(Cr0::TS) {
+        return Err(Fault::new(
+            crate::cpu::fault::vector::NM,
+            Why::Rule("WAIT with CR0.MP = 1 and CR0.TS = 1: the x87 state belongs to another task"),
+        ));
+    }
+    Ok(())
+}
+
+/// An x87 escape instruction (opcodes D8-DF) raises #NM when CR0.EM = 1 (x87 emulation: the OS
+/// handles it in software) or CR0.TS = 1 (a task switch happened since the x87 state was
+/// saved: the OS saves it lazily) (SDM Vol. 3A §2.5 Table 2-2, §6.15 Interrupt 7). x86lab has no
+/// x87 unit, so with both clear the instruction is #UD.
+fn x87_escape(cpu: &Cpu, ins: &Instruction) -> Res<()> {
+    if cpu.cr0.contains(Cr0::EM) {
+        return Err(Fault::new(crate::cpu::fault::vector::NM, Why::Rule("x87 instruction with CR0.EM = 1")));
+    }
+    if cpu.cr0.contains(Cr0::TS) {
+        return Err(Fault::new(crate::cpu::fault::vector::NM, Why::Rule("x87 instruction with CR0.TS = 1")));
+    }
+    Err(super::unimplemented(ins))
+}
+
+/// True for the x87 instructions (the escape opcodes D8-DF), as iced-x86 classifies them.
+fn is_x87(ins: &Instruction) -> bool {
+    use iced_x86::CpuidFeature as F;
+    ins.cpuid_features()
+        .iter()
+        .any(|f| matches!(f, F::FPU | F::FPU287 | F::FPU287XL_ONLY | F::FPU387 | F::FPU387SL_ONLY))
+}
+
 /// Everything not routed to a family: the remaining system instructions, or #UD.
 pub fn other<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> {
+    if is_x87(ins) {
+        return x87_escape(cpu, ins);
+    }
     match ins.mnemonic() {
         M::Lgdt | M::Lidt => {
             cpu.require_cpl0()?;
