@@ -69,6 +69,20 @@ struct RunArgs {
     #[arg(long, value_name = "stdio|none|file:PATH", default_value = "stdio")]
     debugcon: String,
 
+    /// Where COM1's output goes and where its input comes from: stdio (the terminal or a pipe),
+    /// none, or file:PATH (output only). Default: stdio when headless.
+    #[arg(long, value_name = "stdio|none|file:PATH", default_value = "stdio")]
+    serial: String,
+
+    /// Guest time runs at this many instructions per second (virtual time: a run is
+    /// reproducible whatever the host's speed).
+    #[arg(long, value_name = "N", default_value_t = x86lab::machine::clock::DEFAULT_IPS)]
+    ips: u64,
+
+    /// The RTC's start time, e.g. 2000-01-01T00:00:00 (UTC). Default: the host's clock.
+    #[arg(long, value_name = "YYYY-MM-DDTHH:MM:SS")]
+    rtc: Option<String>,
+
     /// Guest RAM in MiB (1 to 3072).
     #[arg(long, value_name = "MiB", default_value_t = 32)]
     memory: u32,
@@ -98,6 +112,22 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// A thread that forwards bytes typed on (or piped into) stdin to COM1.
+fn stdin_reader() -> std::sync::mpsc::Receiver<u8> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin().lock();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || buf[..n].iter().any(|b| tx.send(*b).is_err()) {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 fn parse_sink(s: &str) -> Result<Sink, String> {
@@ -134,8 +164,24 @@ fn run(args: RunArgs) -> Result<u8, String> {
     let bios =
         std::fs::read(bios_path).map_err(|e| format!("{}: cannot read the ROM image: {e}", bios_path.display()))?;
     let debugcon = parse_sink(&args.debugcon)?;
-    let mut m = Machine::new(MachineConfig { ram_bytes: args.memory as usize * 1024 * 1024, bios, debugcon })
+    let serial = parse_sink(&args.serial)?;
+    if args.ips == 0 {
+        return Err("--ips 0: give a positive number of instructions per second".into());
+    }
+    let rtc_unix = match &args.rtc {
+        Some(s) => x86lab::devices::rtc_cmos::parse_rtc_time(s)
+            .ok_or_else(|| format!("--rtc {s}: expected YYYY-MM-DDTHH:MM:SS, e.g. 2000-01-01T00:00:00"))?,
+        None => {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        }
+    };
+    let ram_bytes = args.memory as usize * 1024 * 1024;
+    let cmos = x86lab::devices::rtc_cmos::CmosConfig { ram_bytes: ram_bytes as u64, ..Default::default() };
+    let mut m = Machine::new(MachineConfig { ram_bytes, bios, debugcon, serial, ips: args.ips, rtc_unix, cmos })
         .map_err(|e| format!("{}: {}", bios_path.display(), e.0))?;
+    if args.serial == "stdio" {
+        m.serial_input = Some(stdin_reader());
+    }
     m.stop_on_triple_fault = args.stop_on_triple_fault;
 
     let start = Instant::now();

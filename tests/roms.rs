@@ -30,17 +30,7 @@ struct Rom {
 
 const REALMODE: Rom = Rom { name: "realmode", checks: 260, known_failures: &[] };
 const STRINGS: Rom = Rom { name: "strings", checks: 62, known_failures: &[] };
-const EXCEPTIONS: Rom = Rom {
-    name: "exceptions",
-    checks: 65,
-    known_failures: &[
-        // x86lab bug: INT n executed with TF=1 raises a single-step #DB on entry to the handler;
-        // Bochs and QEMU run the handler untraced and trap after the instruction following the
-        // INT (INT clears TF, IRET restores it).
-        "TF=1 over INT: the handler runs",
-        "TF=1 over INT: no trap into the handler, trap after the next instruction",
-    ],
-};
+const EXCEPTIONS: Rom = Rom { name: "exceptions", checks: 65, known_failures: &[] };
 const SMC: Rom = Rom { name: "smc", checks: 25, known_failures: &[] };
 
 fn root() -> &'static Path {

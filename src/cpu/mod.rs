@@ -374,9 +374,16 @@ impl Cpu {
                 }
             }
         }
-        let trap = self.flags.get(Eflags::TF);
+        let mut trap = self.flags.get(Eflags::TF);
         match exec::execute(self, bus, &ins) {
             Ok(()) => {
+                if trap && !self.flags.get(Eflags::TF) && is_software_interrupt(&ins) {
+                    // INT n, INT3, INTO and INT1 that entered a handler do not single-step: the
+                    // handler runs with TF clear, and the trap comes after the instruction that
+                    // follows the interrupt once IRET restores TF (SDM Vol. 3A §17.3.1.4;
+                    // Bochs and QEMU behave the same).
+                    trap = false;
+                }
                 self.eip = self.next_eip;
                 self.icount += 1;
                 if self.flags.get(Eflags::RF) {
@@ -490,4 +497,10 @@ impl Cpu {
             Decoded::NeedMore => Err(Fault::gp0(Why::TooLong)),
         }
     }
+}
+
+/// INT n, INT3, INTO, INT1.
+fn is_software_interrupt(ins: &Instruction) -> bool {
+    use iced_x86::Mnemonic as M;
+    matches!(ins.mnemonic(), M::Int | M::Int3 | M::Into | M::Int1)
 }

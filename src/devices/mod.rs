@@ -7,5 +7,8 @@
 pub mod debugcon;
 pub mod debugexit;
 pub mod kbc8042;
+pub mod pic8259;
+pub mod pit8254;
 pub mod port92;
+pub mod rtc_cmos;
 pub mod uart16550;
