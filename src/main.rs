@@ -145,7 +145,8 @@ fn parse_sink(s: &str) -> Result<Sink, String> {
     }
 }
 
-fn run(args: RunArgs) -> Result<u8, String> {
+/// Builds the machine a `run` (or `debug`) command line describes, checking every file first.
+fn build_machine(args: &RunArgs) -> Result<Machine, String> {
     if let Some(img) = &args.image {
         return Err(format!(
             "{}: booting disk images needs the PC's devices and BIOS, which x86lab does not have yet; run a ROM with --bios ROM",
@@ -183,7 +184,11 @@ fn run(args: RunArgs) -> Result<u8, String> {
         m.serial_input = Some(stdin_reader());
     }
     m.stop_on_triple_fault = args.stop_on_triple_fault;
+    Ok(m)
+}
 
+fn run(args: RunArgs) -> Result<u8, String> {
+    let mut m = build_machine(&args)?;
     let start = Instant::now();
     let stop = m.run(args.max_instructions.unwrap_or(u64::MAX));
     let secs = start.elapsed().as_secs_f64();

@@ -4,8 +4,12 @@
 //! report what they want done (an exit request, later an IRQ line or a deadline) for the machine
 //! to route.
 
+pub mod ata;
 pub mod debugcon;
 pub mod debugexit;
+pub mod disk;
+pub mod dma8237;
+pub mod fdc82077;
 pub mod kbc8042;
 pub mod pic8259;
 pub mod pit8254;
