@@ -16,3 +16,4 @@ pub mod pit8254;
 pub mod port92;
 pub mod rtc_cmos;
 pub mod uart16550;
+pub mod vga;
