@@ -1023,6 +1023,12 @@ impl Cpu {
         }
         self.gpr = regs;
         self.flags.set_masked(nflags, 0x003F_7FD5);
+        if self.flags.get(Eflags::VM) {
+            // Virtual-8086 code always runs at CPL 3 (SDM Vol. 3A §20.2.1). Set it with EFLAGS, so
+            // that a fault while loading the LDT below is delivered from a consistent
+            // virtual-8086 state (as Bochs does), not from VM = 1 at the old CPL.
+            self.cpl = 3;
+        }
         self.cr0.insert(super::Cr0::TS);
         // DR7's local breakpoint enables L0-L3 (bits 0, 2, 4, 6) and LE (bit 8) belong to the old
         // task: the processor clears them on every task switch (SDM Vol. 3A §17.2.4).
