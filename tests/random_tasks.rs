@@ -277,7 +277,22 @@ fn random_task_switches_and_v86_entries_never_panic() {
         for _ in 0..STEPS {
             cpu.step(&mut bus);
             saw_switch |= cpu.tr.selector != tr0;
+            if cpu.shutdown {
+                break; // a triple fault: the state is undefined and nothing runs any more
+            }
             assert!(cpu.cpl <= 3, "seed {seed}: CPL {}", cpu.cpl);
+            let tr_type = cpu.tr.attr.typ();
+            assert!(tr_type == 3 || tr_type == 11, "seed {seed}: TR caches type {tr_type}, not a busy TSS");
+            if cpu.mode() == Mode::Protected {
+                let rpl = (cpu.seg[Seg::Cs as usize].selector & 3) as u8;
+                assert_eq!(
+                    rpl,
+                    cpu.cpl,
+                    "seed {seed}: CS {:#x} at CPL {}",
+                    cpu.seg[Seg::Cs as usize].selector,
+                    cpu.cpl
+                );
+            }
             if cpu.mode() == Mode::Virtual8086 {
                 saw_v86 = true;
                 assert_eq!(cpu.cpl, 3, "seed {seed}: virtual-8086 mode at CPL {}", cpu.cpl);
