@@ -67,6 +67,7 @@ GATE_TI         equ GDT_FREE + 0x98     ; 0xD8: task gate naming a TSS selector 
 LDT_A           equ GDT_FREE + 0xA0     ; 0xE0: an LDT holding a TSS descriptor
 LDT_TSS         equ 0x08 | 4            ; that TSS descriptor: LDT index 1
 TSS_DR          equ GDT_FREE + 0xA8     ; 0xE8: a task that reads DR7
+TSS_P           equ GDT_FREE + 0xB0     ; 0xF0: a task with its own page directory
 LDT_DATA        equ 0x08 | 4            ; index 1 in the LDT (TI = 1), RPL 0
 
 ; ---- memory ---------------------------------------------------------------------
@@ -84,6 +85,10 @@ TSS_H_BASE      equ 0x4B00
 TSS_E16N_BASE   equ 0x4C00
 LDT_A_BASE      equ 0x4D00
 TSS_DR_BASE     equ 0x4E00
+TSS_P_BASE      equ 0x4F00
+PD_A            equ 0x50000             ; task A's page directory
+PD_A2           equ 0x51000             ; a copy of it at another address
+PD_P            equ 0x52000             ; task P's page directory
 STACK_DR        equ 0x9B000
 LDT_B_BASE      equ 0x4800
 LDT_DATA_BASE   equ 0x20000         ; what LDT_DATA points at
@@ -154,6 +159,8 @@ v_e16n_link     equ 0x077C
 v_dr7_task      equ 0x0780          ; DR7 as the task TSS_DR found it
 v_t_tr          equ 0x0784          ; TR in the #DB raised by the TSS's T flag
 v_t_ran         equ 0x0788          ; 1: the T task's first instruction ran (after the #DB)
+v_p_cr3         equ 0x078C          ; CR3 in task P
+v_p_marker      equ 0x0790          ; what task P reads at linear 0x400000
 
 ; The type field (bits 0-3 of the access byte) of a GDT descriptor.
 %macro DESC_TYPE 2                  ; reg32, selector
@@ -276,6 +283,7 @@ tests:
         call test_ext_bit
         call test_dr7
         call test_t_flag
+        call test_cr3
         ret
 
 ; -----------------------------------------------------------------------------
@@ -1093,6 +1101,76 @@ task_t:
         mov dword [v_t_ran], 1
         iretd                   ; NT = 1 (CALL): back to A
         jmp task_t
+
+; -----------------------------------------------------------------------------
+; CR3 with paging on: a task switch loads CR3 from the new TSS (each task can
+; have its own address space) but does not save CR3 in the old one: the CR3
+; field is static, set up by the OS (SDM Vol. 3A §7.2.1, §7.3). The page
+; directories map 0-4 MiB to itself and linear 4 MiB to a page of their own
+; (4 MiB pages, CR4.PSE).
+; -----------------------------------------------------------------------------
+CR0_PG          equ 1 << 31
+CR4_PSE         equ 1 << 4
+
+%macro MAKE_PD 2                ; page directory address, physical address for linear 4 MiB
+        mov edi, %1
+        xor ecx, ecx
+%%z:
+        mov dword [edi + ecx], 0
+        add ecx, 4
+        cmp ecx, 4096
+        jne %%z
+        mov dword [edi + 0], 0x00000000 | 0x87  ; PS, user, writable, present
+        mov dword [edi + 4], (%2) | 0x87
+%endmacro
+
+test_cr3:
+        mov dword [0x400000], 0xAAAA0000        ; paging off: physical addresses
+        mov dword [0x800000], 0xBBBB0000
+        MAKE_PD PD_A, 0x400000
+        MAKE_PD PD_A2, 0x400000
+        MAKE_PD PD_P, 0x800000
+        mov edi, TSS_P_BASE
+        mov eax, task_p
+        mov ebx, STACK_DR
+        call new_task
+        mov dword [edi + TSS_CR3], PD_P
+        SET_DESC TSS_P, TSS_P_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        mov dword [TSS_A_BASE + TSS_CR3], PD_A  ; what task A's CR3 is loaded from
+
+        mov eax, cr4
+        or eax, CR4_PSE
+        mov cr4, eax
+        mov eax, PD_A2          ; running with the copy: not what TSS_A says
+        mov cr3, eax
+        mov eax, cr0
+        or eax, CR0_PG
+        mov cr0, eax
+        mov eax, [0x400000]
+        mov [v_p_marker], eax   ; (scratch: A's view before the switch)
+        jmp TSS_P:0
+after_jmp_p:
+        mov esi, [0x400000]     ; A's view again
+        mov edi, cr3
+        mov eax, cr0
+        and eax, ~CR0_PG
+        mov cr0, eax
+        mov eax, cr4
+        and eax, ~CR4_PSE
+        mov cr4, eax
+        CHECK "paging: task P saw its own mapping of linear 4 MiB", [v_p_marker], 0xBBBB0000
+        CHECK "paging: task P ran with CR3 from its TSS", [v_p_cr3], PD_P
+        CHECK "paging: back in A, linear 4 MiB is A's page again", esi, 0xAAAA0000
+        CHECK "paging: back in A, CR3 = the CR3 field of TSS_A (not the one A ran with)", edi, PD_A
+        CHECK "paging: the switch away did not write CR3 into TSS_A", [TSS_A_BASE + TSS_CR3], PD_A
+        ret
+
+task_p:
+        mov eax, cr3
+        mov [v_p_cr3], eax
+        mov eax, [0x400000]
+        mov [v_p_marker], eax
+        jmp TSS_A:0
 
 task_dr:
         mov eax, dr7
