@@ -68,6 +68,8 @@ LDT_A           equ GDT_FREE + 0xA0     ; 0xE0: an LDT holding a TSS descriptor
 LDT_TSS         equ 0x08 | 4            ; that TSS descriptor: LDT index 1
 TSS_DR          equ GDT_FREE + 0xA8     ; 0xE8: a task that reads DR7
 TSS_P           equ GDT_FREE + 0xB0     ; 0xF0: a task with its own page directory
+TSS_Q           equ GDT_FREE + 0xB8     ; 0xF8: a task whose TSS has NT = 1
+TSS_E16F        equ GDT_FREE + 0xC0     ; 0x100: a 16-bit #GP handler task
 LDT_DATA        equ 0x08 | 4            ; index 1 in the LDT (TI = 1), RPL 0
 
 ; ---- memory ---------------------------------------------------------------------
@@ -86,6 +88,8 @@ TSS_E16N_BASE   equ 0x4C00
 LDT_A_BASE      equ 0x4D00
 TSS_DR_BASE     equ 0x4E00
 TSS_P_BASE      equ 0x4F00
+TSS_Q_BASE      equ 0x5400
+TSS_E16F_BASE   equ 0x5500
 PD_A            equ 0x50000             ; task A's page directory
 PD_A2           equ 0x51000             ; a copy of it at another address
 PD_P            equ 0x52000             ; task P's page directory
@@ -161,6 +165,10 @@ v_t_tr          equ 0x0784          ; TR in the #DB raised by the TSS's T flag
 v_t_ran         equ 0x0788          ; 1: the T task's first instruction ran (after the #DB)
 v_p_cr3         equ 0x078C          ; CR3 in task P
 v_p_marker      equ 0x0790          ; what task P reads at linear 0x400000
+v_q_flags       equ 0x0794          ; EFLAGS in task Q
+v_q_tr          equ 0x0798          ; TR when Q's IRET faulted
+v_f16_err       equ 0x079C          ; the 16-bit #GP handler task: error code word on its stack
+v_f16_sp        equ 0x07A0          ; ... and its SP
 
 ; The type field (bits 0-3 of the access byte) of a GDT descriptor.
 %macro DESC_TYPE 2                  ; reg32, selector
@@ -284,6 +292,8 @@ tests:
         call test_dr7
         call test_t_flag
         call test_cr3
+        call test_jmp_nt
+        call test_exception_task16
         ret
 
 ; -----------------------------------------------------------------------------
@@ -1171,6 +1181,83 @@ task_p:
         mov eax, [0x400000]
         mov [v_p_marker], eax
         jmp TSS_A:0
+
+; -----------------------------------------------------------------------------
+; JMP leaves NT as the new TSS has it (Table 7-2): task Q's TSS says NT = 1,
+; so Q's IRET is a task return, to the back link in Q's TSS (TSS_A). But a JMP
+; marked A not busy: that IRET is #TS(TSS_A), taken in Q's context.
+; -----------------------------------------------------------------------------
+test_jmp_nt:
+        mov edi, TSS_Q_BASE
+        mov eax, task_q
+        mov ebx, STACK_DR
+        call new_task
+        mov dword [edi + TSS_EFLAGS], 0x2 | FL_NT
+        mov word [edi + TSS_LINK], TSS_A
+        SET_DESC TSS_Q, TSS_Q_BASE, TSS32_SIZE - 1, ATTR_TSS32
+        mov dword [v_q_tr], 0
+        EXPECT_FAULT q_resume
+        jmp TSS_Q:0
+        mov eax, [v_q_flags]
+        and eax, FL_NT
+        CHECK "JMP to a TSS whose EFLAGS has NT = 1: NT = 1 in the new task", eax, FL_NT
+        CHECK_FAULT "... so its IRET is a task return, to a TSS the JMP freed -> #TS(back link)", 10, TSS_A
+        CHECK "... taken in that task's context", [v_q_tr], TSS_Q
+        ret
+
+task_q:
+        pushfd
+        pop dword [v_q_flags]
+        iretd                   ; NT = 1: back link TSS_A, which is not busy
+        jmp task_q
+q_resume:
+        xor eax, eax
+        str eax
+        mov [v_q_tr], eax
+        jmp TSS_A:0
+
+; -----------------------------------------------------------------------------
+; An exception through a task gate to a 16-bit TSS: the error code is pushed
+; as a word on the new task's stack (SDM Vol. 3A §6.12.2: the error code is
+; pushed with the size of the new task's TSS).
+; -----------------------------------------------------------------------------
+test_exception_task16:
+        mov edi, TSS_E16F_BASE
+        xor ecx, ecx
+.zero:
+        mov byte [edi + ecx], 0
+        inc ecx
+        cmp ecx, 0x2C
+        jne .zero
+        mov word [edi + T16_IP], R(task_e16f)
+        mov word [edi + T16_FLAGS], 0x2
+        mov word [edi + T16_SP], STACK_E16
+        mov word [edi + T16_ES], DATA0
+        mov word [edi + T16_CS], CODE16
+        mov word [edi + T16_SS], DATA16
+        mov word [edi + T16_DS], DATA0
+        SET_DESC TSS_E16F, TSS_E16F_BASE, 0x2B, ATTR_TSS16
+        SET_IDT_GATE 13, TSS_E16F, 0, GATE_TASK
+        mov dword [v_f16_err], 0
+        mov dword [v_f16_sp], 0
+faulting_jmp16:
+        jmp TSS_A:0             ; busy: #GP(TSS_A) -> the 16-bit handler task
+gp16_resume:
+        SET_IDT_GATE 13, CODE0, exc_stubs + 13 * STUB_SIZE, GATE_INT32
+        CHECK "#GP through a task gate to a 16-bit TSS: error code on its stack", [v_f16_err], TSS_A
+        CHECK "#GP through a task gate to a 16-bit TSS: pushed as a word (SP - 2)", [v_f16_sp], STACK_E16 - 2
+        ret
+
+        bits 16
+task_e16f:
+        mov bp, sp
+        mov ax, [bp]
+        mov [v_f16_err], ax
+        mov [v_f16_sp], sp
+        mov dword [TSS_A_BASE + TSS_EIP], gp16_resume   ; continue A elsewhere
+        iret                    ; 16-bit IRET, NT = 1
+        jmp task_e16f
+        bits 32
 
 task_dr:
         mov eax, dr7
