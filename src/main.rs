@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use x86lab::devices::debugcon::Sink;
-use x86lab::machine::{Machine, MachineConfig, Stop};
+use x86lab::devices::disk::Disk;
+use x86lab::machine::{BootDevice, Machine, MachineConfig, Stop};
 
 /// Exit statuses of `x86lab run` (an odd status always comes from the guest's exit device).
 mod status {
@@ -52,14 +53,46 @@ EXAMPLES:\n  \
 
 #[derive(Args)]
 struct RunArgs {
-    /// A disk image to boot (needs the PC devices, which are not there yet: use --bios).
+    /// A disk image to boot: a standard floppy size (360K, 720K, 1.2M, 1.44M, 2.88M) goes in
+    /// drive A:, anything else becomes the primary master hard disk.
     image: Option<PathBuf>,
 
-    /// A raw ROM image (64 KiB to 1 MiB, a multiple of 64 KiB). It is mapped so that it ends at
-    /// 0xFFFFFFFF, and its last 128 KiB (or all of it) also end at 0xFFFFF, as on a PC; the CPU
-    /// starts at the reset vector F000:FFF0.
+    /// The BIOS: a raw ROM image (64 KiB to 1 MiB, a multiple of 64 KiB), mapped so that it ends
+    /// at 0xFFFFFFFF, its last 128 KiB (or all of it) also ending at 0xFFFFF, as on a PC; the CPU
+    /// starts at the reset vector F000:FFF0. Default: x86lab's own BIOS (bios/), built in.
     #[arg(long, value_name = "ROM")]
     bios: Option<PathBuf>,
+
+    /// A VGA BIOS option ROM to map at 0xC0000 (e.g. /usr/share/vgabios/vgabios.bin).
+    #[arg(long, value_name = "ROM")]
+    vga_bios: Option<PathBuf>,
+
+    /// Floppy image for drive A:.
+    #[arg(long, value_name = "FILE")]
+    fda: Option<PathBuf>,
+    /// Floppy image for drive B:.
+    #[arg(long, value_name = "FILE")]
+    fdb: Option<PathBuf>,
+    /// Hard disk image: primary master.
+    #[arg(long, value_name = "FILE")]
+    hda: Option<PathBuf>,
+    /// Hard disk image: primary slave.
+    #[arg(long, value_name = "FILE")]
+    hdb: Option<PathBuf>,
+    /// Hard disk image: secondary master.
+    #[arg(long, value_name = "FILE")]
+    hdc: Option<PathBuf>,
+    /// Hard disk image: secondary slave.
+    #[arg(long, value_name = "FILE")]
+    hdd: Option<PathBuf>,
+
+    /// Boot from the floppy (a) or the hard disk (c) first. Default: a if a floppy is given.
+    #[arg(long, value_name = "a|c")]
+    boot: Option<String>,
+
+    /// Open every disk image read-only (guest writes fail as on a write-protected disk).
+    #[arg(long)]
+    readonly: bool,
 
     /// Run without a window (the only front end so far).
     #[arg(long)]
@@ -145,16 +178,65 @@ fn parse_sink(s: &str) -> Result<Sink, String> {
     }
 }
 
+/// x86lab's own BIOS (bios/, rebuilt by tools/build-bios).
+const X86LAB_BIOS: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/bios/x86lab-bios.bin"));
+
+/// Standard floppy image sizes in bytes.
+const FLOPPY_SIZES: [u64; 8] = [163_840, 184_320, 327_680, 368_640, 737_280, 1_228_800, 1_474_560, 2_949_120];
+
+type Disks = ([Option<Disk>; 2], [Option<Disk>; 4], [BootDevice; 2]);
+
+/// Opens every disk image named on the command line, before the guest starts.
+fn open_disks(args: &RunArgs) -> Result<Disks, String> {
+    let mut fd: [Option<PathBuf>; 2] = [args.fda.clone(), args.fdb.clone()];
+    let mut hd: [Option<PathBuf>; 4] = [args.hda.clone(), args.hdb.clone(), args.hdc.clone(), args.hdd.clone()];
+    if let Some(img) = &args.image {
+        let len =
+            std::fs::metadata(img).map_err(|e| format!("{}: cannot open the disk image: {e}", img.display()))?.len();
+        let slot = if FLOPPY_SIZES.contains(&len) { &mut fd[0] } else { &mut hd[0] };
+        if slot.is_some() {
+            return Err(format!("{}: the drive it would go in is already given by an option", img.display()));
+        }
+        *slot = Some(img.clone());
+    }
+    let open = |p: &PathBuf, floppy: bool| -> Result<Disk, String> {
+        let r = if floppy { Disk::open_floppy(p, args.readonly) } else { Disk::open(p, args.readonly) };
+        r.map_err(|e| e.to_string())
+    };
+    let mut floppies: [Option<Disk>; 2] = [None, None];
+    for (i, p) in fd.iter().enumerate() {
+        if let Some(p) = p {
+            floppies[i] = Some(open(p, true)?);
+        }
+    }
+    let mut hard_disks: [Option<Disk>; 4] = [None, None, None, None];
+    for (i, p) in hd.iter().enumerate() {
+        if let Some(p) = p {
+            hard_disks[i] = Some(open(p, false)?);
+        }
+    }
+    let first = match args.boot.as_deref() {
+        Some("a") | Some("A") => BootDevice::Floppy,
+        Some("c") | Some("C") => BootDevice::HardDisk,
+        Some(other) => return Err(format!("--boot {other}: give a (floppy) or c (hard disk)")),
+        None if floppies[0].is_some() || hard_disks.iter().all(Option::is_none) => BootDevice::Floppy,
+        None => BootDevice::HardDisk,
+    };
+    let second = if first == BootDevice::Floppy { BootDevice::HardDisk } else { BootDevice::Floppy };
+    Ok((floppies, hard_disks, [first, second]))
+}
+
 /// Builds the machine a `run` (or `debug`) command line describes, checking every file first.
 fn build_machine(args: &RunArgs) -> Result<Machine, String> {
-    if let Some(img) = &args.image {
-        return Err(format!(
-            "{}: booting disk images needs the PC's devices and BIOS, which x86lab does not have yet; run a ROM with --bios ROM",
-            img.display()
-        ));
-    }
-    let Some(bios_path) = &args.bios else {
-        return Err("nothing to run: give a ROM image with --bios ROM (see x86lab run --help)".into());
+    let bios = match &args.bios {
+        Some(p) => std::fs::read(p).map_err(|e| format!("{}: cannot read the ROM image: {e}", p.display()))?,
+        None => X86LAB_BIOS.to_vec(),
+    };
+    let bios_name = args.bios.as_ref().map_or("the built-in x86lab BIOS".to_string(), |p| p.display().to_string());
+    let (floppies, hard_disks, boot_order) = open_disks(args)?;
+    let vga_bios = match &args.vga_bios {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: cannot read the VGA BIOS: {e}", p.display()))?),
+        None => None,
     };
     if !args.headless {
         log::info!("no window front end yet: running headless");
@@ -162,8 +244,6 @@ fn build_machine(args: &RunArgs) -> Result<Machine, String> {
     if !(1..=3072).contains(&args.memory) {
         return Err(format!("--memory {}: give 1 to 3072 MiB", args.memory));
     }
-    let bios =
-        std::fs::read(bios_path).map_err(|e| format!("{}: cannot read the ROM image: {e}", bios_path.display()))?;
     let debugcon = parse_sink(&args.debugcon)?;
     let serial = parse_sink(&args.serial)?;
     if args.ips == 0 {
@@ -178,8 +258,20 @@ fn build_machine(args: &RunArgs) -> Result<Machine, String> {
     };
     let ram_bytes = args.memory as usize * 1024 * 1024;
     let cmos = x86lab::devices::rtc_cmos::CmosConfig { ram_bytes: ram_bytes as u64, ..Default::default() };
-    let mut m = Machine::new(MachineConfig { ram_bytes, bios, debugcon, serial, ips: args.ips, rtc_unix, cmos })
-        .map_err(|e| format!("{}: {}", bios_path.display(), e.0))?;
+    let mut m = Machine::new(MachineConfig {
+        ram_bytes,
+        bios,
+        debugcon,
+        serial,
+        ips: args.ips,
+        rtc_unix,
+        cmos,
+        floppies,
+        hard_disks,
+        boot_order,
+        vga_bios,
+    })
+    .map_err(|e| format!("{bios_name}: {}", e.0))?;
     if args.serial == "stdio" {
         m.serial_input = Some(stdin_reader());
     }

@@ -85,6 +85,11 @@ pub trait CpuBus {
     fn inta(&mut self) -> u8 {
         0
     }
+    /// A physical range that something other than the CPU (DMA) wrote since the last call, so
+    /// decoded code there must be dropped. Called after every port access.
+    fn take_invalidation(&mut self) -> Option<(u32, u32)> {
+        None
+    }
     /// True when the machine wants the run loop to return (exit device, stop request).
     fn stop_requested(&self) -> bool {
         false
@@ -305,6 +310,15 @@ impl Cpu {
     #[inline]
     pub fn sreg(&self, s: Seg) -> &Segment {
         &self.seg[s as usize]
+    }
+
+    /// Drops decoded code in a physical range written behind the CPU's back (DMA).
+    pub fn note_external_write<B: CpuBus>(&mut self, bus: &mut B) {
+        if let Some((lo, hi)) = bus.take_invalidation()
+            && self.cache.note_write(lo, hi.wrapping_sub(lo).wrapping_add(1))
+        {
+            self.invalidate_cursor();
+        }
     }
 
     /// Stops using the current trace (after anything that may change how code is mapped).

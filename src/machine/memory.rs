@@ -33,6 +33,8 @@ pub struct Memory {
     rom_low: u32,
     /// RAM below this address is accessed without further checks.
     fast_limit: u32,
+    /// Option ROMs in the 0xC0000-0xEFFFF area (e.g. a VGA BIOS at 0xC0000).
+    option_roms: Vec<(u32, Vec<u8>)>,
 }
 
 impl Memory {
@@ -54,7 +56,31 @@ impl Memory {
             rom_low: ONE_MIB - len.min(LOW_BIOS_MAX),
             fast_limit: (ram_bytes as u32).min(HOLE_START),
             rom,
+            option_roms: Vec::new(),
         })
+    }
+
+    /// Maps an option ROM image at `base` (0xC0000-0xEFFFF, 2 KiB aligned, as ISA option ROMs
+    /// are). The image must start with the 0x55 0xAA signature.
+    pub fn map_option_rom(&mut self, base: u32, image: Vec<u8>) -> Result<(), RomError> {
+        if image.len() < 3 || image[0] != 0x55 || image[1] != 0xAA {
+            return Err(RomError("not an option ROM: it does not start with the signature 55 AA".into()));
+        }
+        let end = base as u64 + image.len() as u64;
+        if base < 0xC_0000 || end > 0xF_0000 || !base.is_multiple_of(2048) {
+            return Err(RomError(format!(
+                "an option ROM must lie within 0xC0000-0xEFFFF; {} bytes at {base:#x} do not",
+                image.len()
+            )));
+        }
+        self.option_roms.push((base, image));
+        Ok(())
+    }
+
+    /// RAM below this address is plain RAM: no ROM, no MMIO.
+    #[inline]
+    pub fn fast_limit(&self) -> u32 {
+        self.fast_limit
     }
 
     #[inline]
@@ -80,6 +106,11 @@ impl Memory {
         } else if let Some(o) = self.rom_offset(addr) {
             self.rom[o]
         } else {
+            for (base, img) in &self.option_roms {
+                if let Some(b) = addr.checked_sub(*base).and_then(|o| img.get(o as usize)) {
+                    return *b;
+                }
+            }
             0xFF
         }
     }

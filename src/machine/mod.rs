@@ -21,14 +21,19 @@ pub mod io;
 pub mod memory;
 
 use crate::cpu::{Cpu, CpuBus, Eflags, RunExit};
+use crate::devices::ata::AtaChannel;
 use crate::devices::debugcon::{DEBUGCON_PORT, DebugCon, Sink};
 use crate::devices::debugexit::{DEBUGEXIT_PORT, DebugExit};
+use crate::devices::disk::Disk;
+use crate::devices::dma8237::Dma8237;
+use crate::devices::fdc82077::{FDC_DMA_CHANNEL, Fdc82077};
 use crate::devices::kbc8042::{self, Kbc8042, KbcEvent};
 use crate::devices::pic8259::PicPair;
 use crate::devices::pit8254::{self, Pit8254};
 use crate::devices::port92::{PORT92, Port92, Port92Event};
 use crate::devices::rtc_cmos::{self, CmosConfig, RtcCmos};
 use crate::devices::uart16550::{self, Uart16550};
+use crate::devices::vga::Vga;
 use clock::{Clock, Scheduler, Tick, Timer};
 use memory::Memory;
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -47,9 +52,28 @@ pub struct MachineConfig {
     pub ips: u64,
     /// RTC start time, seconds since the Unix epoch.
     pub rtc_unix: i64,
-    /// What the CMOS says about the installed hardware.
+    /// What the CMOS says about the installed hardware (the machine fills in the drives).
     pub cmos: CmosConfig,
+    /// Floppy drives A: and B:.
+    pub floppies: [Option<Disk>; 2],
+    /// ATA disks: primary master, primary slave, secondary master, secondary slave.
+    pub hard_disks: [Option<Disk>; 4],
+    /// Boot order for the BIOS (CMOS 0x3D): e.g. `[Floppy, HardDisk]`.
+    pub boot_order: [BootDevice; 2],
+    /// An option ROM to map at 0xC0000 (a VGA BIOS).
+    pub vga_bios: Option<Vec<u8>>,
 }
+
+/// A device the BIOS can boot from (CMOS 0x3D codes, the Bochs/QEMU convention).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootDevice {
+    None = 0,
+    Floppy = 1,
+    HardDisk = 2,
+}
+
+/// CMOS index of the boot order byte: low nibble the first device, high nibble the second.
+pub const CMOS_BOOT_ORDER: u8 = 0x3D;
 
 /// Everything the CPU reaches over the bus.
 pub struct PcBus {
@@ -65,6 +89,15 @@ pub struct PcBus {
     pub port92: Port92,
     pub com1: Uart16550,
     pub com2: Uart16550,
+    pub vga: Vga,
+    pub dma: Dma8237,
+    pub fdc: Fdc82077,
+    /// Primary and secondary ATA channels.
+    pub ata: [AtaChannel; 2],
+    /// Text a firmware is writing to its message port, until the newline.
+    firmware_line: Vec<u8>,
+    /// Physical range written by DMA since the CPU last asked (its decoded code may be stale).
+    dma_written: Option<(u32, u32)>,
     /// The host side of COM1's output.
     pub serial_out: DebugCon,
     pub debugcon: DebugCon,
@@ -95,15 +128,19 @@ impl PcBus {
         self.pic.set_irq(1, self.kbc.irq1_level());
         self.pic.set_irq(3, self.com2.irq_level());
         self.pic.set_irq(4, self.com1.irq_level());
+        self.pic.set_irq(6, self.fdc.irq_level());
         self.pic.set_irq(8, self.rtc.irq_level());
         self.pic.set_irq(12, self.kbc.irq12_level());
+        self.pic.set_irq(14, self.ata[0].irq_level());
+        self.pic.set_irq(15, self.ata[1].irq_level());
         self.intr = self.pic.intr();
     }
 
     /// Re-arms every device deadline.
     fn rearm(&mut self) {
         let now = self.now();
-        self.sched.set(Timer::Pit, self.pit.next_deadline(now));
+        // The PIT is re-armed only when it is programmed and when its deadline is handled (at
+        // the deadline's own tick), so a late deadline is never skipped past an OUT0 edge.
         self.sched.set(Timer::Rtc, self.rtc.next_deadline(now));
         self.sched.set(Timer::Kbc, self.kbc.next_deadline());
         self.sched.set(Timer::Com1, self.com1.next_deadline());
@@ -118,7 +155,14 @@ impl PcBus {
                 break;
             }
             match which {
-                Timer::Pit => {} // the PIT is computed from time; only IRQ0 needs sampling
+                Timer::Pit => {
+                    // Sample OUT0 at the edge's own time: a mode-2 low pulse lasts one PIT clock
+                    // (838 ns), so sampling "now" could miss it. The PIC latches rising edges.
+                    self.pic.set_irq(0, self.pit.out(0, t));
+                    self.sched.set(Timer::Pit, self.pit.next_deadline(t));
+                    self.after_device_change();
+                    continue;
+                }
                 Timer::Rtc => self.rtc.sync(now),
                 Timer::Kbc => self.kbc.update(now),
                 Timer::Com1 => self.com1.update(now),
@@ -156,6 +200,18 @@ impl PcBus {
         self.rearm();
     }
 
+    /// Lets the 8237 move bytes between the floppy controller and RAM (channel 2), and
+    /// remembers what RAM it wrote.
+    fn service_dma(&mut self) {
+        let r = self.dma.service(FDC_DMA_CHANNEL, &mut self.fdc, &mut self.mem);
+        if let Some((lo, hi)) = r.written {
+            self.dma_written = Some(match self.dma_written {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
+    }
+
     fn set_a20(&mut self) {
         let a20 = self.kbc.a20() || self.port92.a20();
         if a20 != self.a20 {
@@ -180,33 +236,89 @@ impl PcBus {
     }
 }
 
+/// The VGA memory window (MMIO): 0xA0000-0xBFFFF.
+const VGA_WINDOW: std::ops::Range<u32> = 0xA_0000..0xC_0000;
+
+impl PcBus {
+    #[cold]
+    fn read8_slow(&mut self, addr: u32) -> u8 {
+        if VGA_WINDOW.contains(&addr) {
+            self.exits.mmio("vga");
+            return self.vga.mem_read(addr);
+        }
+        self.mem.read8(addr)
+    }
+    #[cold]
+    fn write8_slow(&mut self, addr: u32, value: u8) {
+        if VGA_WINDOW.contains(&addr) {
+            self.exits.mmio("vga");
+            return self.vga.mem_write(addr, value);
+        }
+        self.mem.write8(addr, value)
+    }
+    /// True when `len` bytes at `addr` are plain RAM (the common case).
+    #[inline]
+    fn plain(&self, addr: u32, len: u32) -> bool {
+        (addr as u64 + len as u64) <= self.mem.fast_limit() as u64 || {
+            let end = addr as u64 + len as u64;
+            addr >= memory::ONE_MIB && end <= self.mem.ram.len() as u64
+        }
+    }
+}
+
 impl CpuBus for PcBus {
     #[inline]
     fn read8(&mut self, addr: u32) -> u8 {
-        self.mem.read8(addr)
+        if self.plain(addr, 1) { self.mem.ram[addr as usize] } else { self.read8_slow(addr) }
     }
     #[inline]
     fn write8(&mut self, addr: u32, value: u8) {
-        self.mem.write8(addr, value)
+        if self.plain(addr, 1) { self.mem.ram[addr as usize] = value } else { self.write8_slow(addr, value) }
     }
     #[inline]
     fn read16(&mut self, addr: u32) -> u16 {
-        u16::from_le_bytes(self.mem.read_n(addr))
+        if self.plain(addr, 2) {
+            u16::from_le_bytes(self.mem.read_n(addr))
+        } else {
+            u16::from_le_bytes([self.read8_slow(addr), self.read8_slow(addr.wrapping_add(1))])
+        }
     }
     #[inline]
     fn read32(&mut self, addr: u32) -> u32 {
-        u32::from_le_bytes(self.mem.read_n(addr))
+        if self.plain(addr, 4) {
+            u32::from_le_bytes(self.mem.read_n(addr))
+        } else {
+            u32::from_le_bytes(std::array::from_fn(|i| self.read8_slow(addr.wrapping_add(i as u32))))
+        }
     }
     #[inline]
     fn write16(&mut self, addr: u32, value: u16) {
-        self.mem.write_n(addr, value.to_le_bytes())
+        if self.plain(addr, 2) {
+            self.mem.write_n(addr, value.to_le_bytes())
+        } else {
+            for (i, b) in value.to_le_bytes().into_iter().enumerate() {
+                self.write8_slow(addr.wrapping_add(i as u32), b);
+            }
+        }
     }
     #[inline]
     fn write32(&mut self, addr: u32, value: u32) {
-        self.mem.write_n(addr, value.to_le_bytes())
+        if self.plain(addr, 4) {
+            self.mem.write_n(addr, value.to_le_bytes())
+        } else {
+            for (i, b) in value.to_le_bytes().into_iter().enumerate() {
+                self.write8_slow(addr.wrapping_add(i as u32), b);
+            }
+        }
     }
     fn fetch(&mut self, addr: u32, buf: &mut [u8]) {
-        self.mem.fetch(addr, buf)
+        if VGA_WINDOW.contains(&addr) {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = self.read8_slow(addr.wrapping_add(i as u32));
+            }
+        } else {
+            self.mem.fetch(addr, buf)
+        }
     }
 
     fn sync(&mut self, icount: u64) {
@@ -226,6 +338,35 @@ impl CpuBus for PcBus {
             PORT92 => self.port92.read() as u32,
             0x3F8..=0x3FF => self.com1.read(port, now) as u32,
             0x2F8..=0x2FF => self.com2.read(port, now) as u32,
+            0x00..=0x0F | 0x81..=0x8F | 0xC0..=0xDF => {
+                let v = self.dma.read8(port) as u32;
+                self.service_dma();
+                v
+            }
+            0x1F0..=0x1F7 | 0x3F6 | 0x170..=0x177 | 0x376 => {
+                let ch = if self.ata[0].owns_port(port) { 0 } else { 1 };
+                let v = match size {
+                    1 => self.ata[ch].read8(port) as u32,
+                    2 => self.ata[ch].read16(port) as u32,
+                    _ => self.ata[ch].read32(port),
+                };
+                self.after_device_change();
+                return v & size_mask(size);
+            }
+            0x3F0..=0x3F5 | 0x3F7 => {
+                let v = self.fdc.read8(port) as u32;
+                self.service_dma();
+                v
+            }
+            0x3B0..=0x3DF => {
+                // The VGA's registers come in index/data pairs: a word read reads both.
+                let lo = self.vga.io_read(port, now) as u32;
+                if size > 1 {
+                    let hi = self.vga.io_read(port.wrapping_add(1), now) as u32;
+                    return (lo | hi << 8 | if size > 2 { 0xFFFF_0000 } else { 0 }) & size_mask(size);
+                }
+                return lo;
+            }
             _ => {
                 log::trace!("in from unassigned port {port:#06x}");
                 return size_mask(size); // open bus: all ones
@@ -246,15 +387,58 @@ impl CpuBus for PcBus {
             DEBUGCON_PORT => self.debugcon.write(b),
             DEBUGEXIT_PORT => self.debugexit.write(value),
             0x20 | 0x21 | 0xA0 | 0xA1 | 0x4D0 | 0x4D1 => self.pic.write(port, b),
-            pit8254::PIT_COUNTER0..=pit8254::PIT_COMMAND => self.pit.write(port, b, now),
-            pit8254::SYSTEM_CONTROL_PORT_B => self.pit.write_port61(b, now),
+            pit8254::PIT_COUNTER0..=pit8254::PIT_COMMAND => {
+                self.pit.write(port, b, now);
+                self.sched.set(Timer::Pit, self.pit.next_deadline(now));
+            }
+            pit8254::SYSTEM_CONTROL_PORT_B => {
+                self.pit.write_port61(b, now);
+                self.sched.set(Timer::Pit, self.pit.next_deadline(now));
+            }
             rtc_cmos::RTC_INDEX | rtc_cmos::RTC_DATA => self.rtc.write(port, b, now),
             kbc8042::KBC_DATA | kbc8042::KBC_STATUS => self.kbc.write(port, b, now),
             PORT92 => self.port92.write(b),
             0x3F8..=0x3FF => self.com1.write(port, b, now),
             0x2F8..=0x2FF => self.com2.write(port, b, now),
-            // POST diagnostic port: accepted silently.
+            0x00..=0x0F | 0x81..=0x8F | 0xC0..=0xDF => {
+                self.dma.write8(port, b);
+                self.service_dma();
+            }
+            0x1F0..=0x1F7 | 0x3F6 | 0x170..=0x177 | 0x376 => {
+                // The data port moves 16 or 32 bits in one access, never split into bytes.
+                let ch = if self.ata[0].owns_port(port) { 0 } else { 1 };
+                match size {
+                    1 => self.ata[ch].write8(port, b),
+                    2 => self.ata[ch].write16(port, value as u16),
+                    _ => self.ata[ch].write32(port, value),
+                }
+            }
+            0x3F0..=0x3F5 | 0x3F7 => {
+                self.fdc.write8(port, b);
+                self.service_dma();
+            }
+            0x3B0..=0x3DF => {
+                // Word writes to an index port set index and data (OUT DX, AX is how BIOSes
+                // program the sequencer, CRTC and graphics controller).
+                self.vga.io_write(port, b);
+                if size > 1 {
+                    self.vga.io_write(port.wrapping_add(1), (value >> 8) as u8);
+                }
+                return;
+            }
+            // POST diagnostic port (shared with DMA page register space): accepted silently.
             0x80 => {}
+            // Bochs's BIOS message ports (0x400-0x403) and the LGPL VGA BIOS's (0x500): their
+            // text goes to the log, a line at a time (RUST_LOG=info).
+            0x400..=0x403 | 0x500 => {
+                if b == b'\n' {
+                    log::info!("firmware (port {port:#x}): {}", String::from_utf8_lossy(&self.firmware_line));
+                    self.firmware_line.clear();
+                } else if self.firmware_line.len() < 512 {
+                    self.firmware_line.push(b);
+                }
+                return;
+            }
             _ => {
                 log::trace!("out {value:#x} to unassigned port {port:#06x}");
                 return;
@@ -272,6 +456,10 @@ impl CpuBus for PcBus {
         let v = self.pic.inta();
         self.intr = self.pic.intr();
         v
+    }
+
+    fn take_invalidation(&mut self) -> Option<(u32, u32)> {
+        self.dma_written.take()
     }
 
     fn stop_requested(&self) -> bool {
@@ -316,11 +504,44 @@ const SLICE: u64 = 1_000_000;
 
 impl Machine {
     pub fn new(cfg: MachineConfig) -> Result<Machine, memory::RomError> {
-        let mem = Memory::new(cfg.ram_bytes, cfg.bios)?;
+        let mem = Memory::new(cfg.ram_bytes, cfg.bios.clone())?;
         let mut cpu = Cpu::new();
         cpu.cache.track_memory(cfg.ram_bytes as u64);
+        let mut mem = mem;
+        if let Some(rom) = cfg.vga_bios {
+            mem.map_option_rom(0xC_0000, rom)?;
+        }
+        let mut cmos = cfg.cmos.clone();
+        for (i, f) in cfg.floppies.iter().enumerate() {
+            cmos.floppies[i] = match f.as_ref().map(|d| d.len_bytes()) {
+                None => rtc_cmos::FloppyType::None,
+                Some(368_640) | Some(163_840) | Some(184_320) | Some(327_680) => rtc_cmos::FloppyType::Kb360,
+                Some(1_228_800) => rtc_cmos::FloppyType::Mb1_2,
+                Some(737_280) => rtc_cmos::FloppyType::Kb720,
+                Some(2_949_120) => rtc_cmos::FloppyType::Mb2_88,
+                Some(_) => rtc_cmos::FloppyType::Mb1_44,
+            };
+        }
+        cmos.hard_disks = [cfg.hard_disks[0].is_some(), cfg.hard_disks[1].is_some()];
         let mut rtc = RtcCmos::new(cfg.rtc_unix);
-        rtc.fill_pc_cmos(&cfg.cmos);
+        rtc.fill_pc_cmos(&cmos);
+        rtc.set_nvram(CMOS_BOOT_ORDER, cfg.boot_order[0] as u8 | (cfg.boot_order[1] as u8) << 4);
+        rtc.update_checksum();
+        let mut fdc = Fdc82077::new();
+        let mut ata = [AtaChannel::primary(), AtaChannel::secondary()];
+        let [fda, fdb] = cfg.floppies;
+        for (i, d) in [fda, fdb].into_iter().enumerate() {
+            if let Some(d) = d {
+                let _ = fdc.insert_disk(i, d);
+            } else {
+                fdc.set_drive_present(i, i == 0);
+            }
+        }
+        for (i, d) in cfg.hard_disks.into_iter().enumerate() {
+            if let Some(d) = d {
+                let _ = ata[i / 2].attach(i % 2, d);
+            }
+        }
         let mut bus = PcBus {
             mem,
             clock: Clock::new(cfg.ips),
@@ -333,6 +554,12 @@ impl Machine {
             port92: Port92::new(),
             com1: Uart16550::new(uart16550::COM1_BASE),
             com2: Uart16550::new(uart16550::COM2_BASE),
+            vga: Vga::new(),
+            dma: Dma8237::new(),
+            fdc,
+            ata,
+            dma_written: None,
+            firmware_line: Vec::new(),
             serial_out: DebugCon::new(cfg.serial),
             debugcon: DebugCon::new(cfg.debugcon),
             debugexit: DebugExit::default(),
@@ -408,42 +635,77 @@ impl Machine {
             }
             .min(left)
             .min(SLICE);
-            match self.cpu.run(&mut self.bus, n) {
-                RunExit::Budget => {}
-                RunExit::Stop => {
-                    if let Some(s) = self.bus.debugexit.status {
-                        self.flush();
-                        return Stop::GuestExit(s);
-                    }
-                    self.apply_chipset_events();
-                }
-                RunExit::Halted => {
-                    // HLT: skip guest time to the next device event. With interrupts disabled,
-                    // or nothing scheduled and no host input, nothing can ever wake the CPU.
-                    let can_wake = self.cpu.flags.get(Eflags::IF);
-                    match self.bus.sched.next() {
-                        Some((t, _)) if can_wake => self.bus.clock.skip_to(self.cpu.icount, t),
-                        _ if can_wake && input_open => {
-                            // Wait for the host to type something.
-                            std::thread::sleep(std::time::Duration::from_millis(5));
-                        }
-                        _ => {
-                            self.flush();
-                            return Stop::HaltedForever;
-                        }
-                    }
-                }
-                RunExit::TripleFault => {
-                    self.triple_faults += 1;
-                    if self.stop_on_triple_fault {
-                        self.flush();
-                        return Stop::TripleFault;
-                    }
-                    log::warn!("triple fault: resetting the machine, as a PC's chipset does on shutdown");
-                    self.cpu.reset();
-                }
+            let exit = self.cpu.run(&mut self.bus, n);
+            if let Some(stop) = self.settle(exit, input_open) {
+                return stop;
             }
         }
+    }
+
+    /// Executes one CPU step — one instruction, or the delivery of one external interrupt —
+    /// with the same bookkeeping as [`Machine::run`] around it (device deadlines, host input,
+    /// the exit device, chipset events, HLT, triple faults). The debugger calls it when it has
+    /// breakpoints to check between instructions; `run` stays the fast path.
+    pub fn step(&mut self) -> Option<Stop> {
+        self.bus.sync(self.cpu.icount);
+        self.bus.run_timers();
+        let input_open = self.poll_serial_input();
+        // What `Cpu::run` does around each step, for a budget of one step.
+        self.cpu.break_loop = false;
+        self.cpu.step(&mut self.bus);
+        let mut exit = RunExit::Budget;
+        if std::mem::take(&mut self.cpu.break_loop) {
+            if self.cpu.shutdown {
+                exit = RunExit::TripleFault;
+            } else if self.bus.stop_requested() {
+                exit = RunExit::Stop;
+            }
+        }
+        if exit == RunExit::Budget && self.cpu.halted && !(self.cpu.flags.get(Eflags::IF) && self.bus.intr()) {
+            exit = RunExit::Halted;
+        }
+        self.settle(exit, input_open)
+    }
+
+    /// Acts on why the CPU stopped running: the exit device, chipset events, HLT (skipping guest
+    /// time to the next device event), a triple fault. `Some` when the run is over.
+    fn settle(&mut self, exit: RunExit, input_open: bool) -> Option<Stop> {
+        match exit {
+            RunExit::Budget => {}
+            RunExit::Stop => {
+                if let Some(s) = self.bus.debugexit.status {
+                    self.flush();
+                    return Some(Stop::GuestExit(s));
+                }
+                self.apply_chipset_events();
+            }
+            RunExit::Halted => {
+                // HLT: skip guest time to the next device event. With interrupts disabled,
+                // or nothing scheduled and no host input, nothing can ever wake the CPU.
+                let can_wake = self.cpu.flags.get(Eflags::IF);
+                match self.bus.sched.next() {
+                    Some((t, _)) if can_wake => self.bus.clock.skip_to(self.cpu.icount, t),
+                    _ if can_wake && input_open => {
+                        // Wait for the host to type something.
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    _ => {
+                        self.flush();
+                        return Some(Stop::HaltedForever);
+                    }
+                }
+            }
+            RunExit::TripleFault => {
+                self.triple_faults += 1;
+                if self.stop_on_triple_fault {
+                    self.flush();
+                    return Some(Stop::TripleFault);
+                }
+                log::warn!("triple fault: resetting the machine, as a PC's chipset does on shutdown");
+                self.cpu.reset();
+            }
+        }
+        None
     }
 
     /// Flushes host-side output (serial in flight, debug console).
@@ -454,5 +716,14 @@ impl Machine {
         }
         self.bus.serial_out.flush();
         self.bus.debugcon.flush();
+        // Disk writes reach the image files here (and on the guest's FLUSH CACHE).
+        if let Err(e) = self.bus.fdc.flush() {
+            log::error!("floppy: cannot write the image back: {e}");
+        }
+        for ch in &mut self.bus.ata {
+            if let Err(e) = ch.flush() {
+                log::error!("disk: cannot write the image back: {e}");
+            }
+        }
     }
 }

@@ -54,9 +54,11 @@ pub fn in_out<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<(
     bus.sync(cpu.icount);
     if ins.mnemonic() == M::In {
         let v = bus.io_in(port, size as u8);
+        cpu.note_external_write(bus);
         cpu.set_reg(reg, v);
     } else {
         bus.io_out(port, size as u8, cpu.reg(reg));
+        cpu.note_external_write(bus);
         // Let the run loop see whether the write asked the machine to stop.
         cpu.break_loop = true;
     }

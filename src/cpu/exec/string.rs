@@ -150,12 +150,14 @@ fn one<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, op: Op, size: u32, amask: u32, src
             // The destination is checked before the port is read, so a fault does not lose data.
             cpu.linear(Seg::Es, di, size, crate::cpu::access::Access::Write)?;
             let v = bus.io_in(cpu.gpr[EDX] as u16, size as u8);
+            cpu.note_external_write(bus);
             cpu.write_sized(bus, Seg::Es, di, size, v)?;
             step_reg(cpu, EDI, size, amask);
         }
         Op::Outs => {
             let v = cpu.read_sized(bus, src_seg, si, size)?;
             bus.io_out(cpu.gpr[EDX] as u16, size as u8, v);
+            cpu.note_external_write(bus);
             cpu.break_loop = true;
             step_reg(cpu, ESI, size, amask);
         }
