@@ -684,7 +684,13 @@ impl Machine {
                 // or nothing scheduled and no host input, nothing can ever wake the CPU.
                 let can_wake = self.cpu.flags.get(Eflags::IF);
                 match self.bus.sched.next() {
-                    Some((t, _)) if can_wake => self.bus.clock.skip_to(self.cpu.icount, t),
+                    Some((t, _)) if can_wake => {
+                        // The time-stamp counter keeps counting through the skipped time, at the
+                        // nominal rate.
+                        let skipped = self.bus.clock.instructions_until(self.cpu.icount, t);
+                        self.cpu.tsc_offset = self.cpu.tsc_offset.wrapping_add(skipped);
+                        self.bus.clock.skip_to(self.cpu.icount, t);
+                    }
                     _ if can_wake && input_open => {
                         // Wait for the host to type something.
                         std::thread::sleep(std::time::Duration::from_millis(5));
