@@ -94,10 +94,10 @@ ata_probe_device:
     mov dx, bx
     add dx, ATA_STATUS
     in al, dx
-    test al, al                 ; 00h: no device 1 behind device 0 (ATA-6 §9.16.1) ...
-    jz .ret
-    cmp al, 0FFh                ; ... FFh: nothing at all
+    cmp al, 0FFh                ; FFh: nothing at all
     je .ret
+    test al, al                 ; 00h: no device 1 behind device 0 (ATA-6 §9.16.1), or an
+    jz .not_ata                 ; ATAPI device, which keeps DRDY clear: look at the signature
     call ata_wait_busy          ; the reset may still be in progress
     jc .ret
     ; IDENTIFY DEVICE

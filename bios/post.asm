@@ -453,7 +453,7 @@ video_init:
     pop es
     ret
 .rom:
-    DBG "POST: video option ROM at C000:0000", 10
+    DBG "POST: video option ROM at C000:0000 initialised", 10
     pop es
     ret
 
@@ -466,10 +466,12 @@ banner:
 %if TELETYPE_E9 == 0
     mov si, .dash_utf8
     call e9_puts
-%endif
     mov ax, 0EC4h
     mov bx, 0007h
     int 10h
+%else
+    MSG "-"                     ; the teletype copies to port E9h: keep it ASCII
+%endif
     push es
     call es_ebda
     mov eax, [es:EBDA_RAM_KIB]
@@ -586,10 +588,13 @@ optrom_try:
     mov es, bx
     test ah, ah
     jnz .bad_sum
+    cmp bx, 0C000h
+    je .call                    ; the video ROM: nothing is on the screen before it runs
     MSG "Option ROM at "
     mov ax, bx
     call con_hex16
     MSG "0h", 13, 10
+.call:
     ; Far call BX:0003. Registers and data segments may be changed by the ROM: save ours.
     pushad
     push bx
