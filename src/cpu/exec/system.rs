@@ -15,6 +15,9 @@ use iced_x86::{Instruction, Mnemonic as M, OpKind};
 /// MSR numbers x86lab implements (SDM Vol. 4, Table 2-2).
 pub mod msr {
     pub const IA32_TIME_STAMP_COUNTER: u32 = 0x10;
+    /// Placeholder: x86lab has no local APIC yet, so CPUID.1:EDX.APIC is 0 and, as on a CPU
+    /// without one, RDMSR/WRMSR of IA32_APIC_BASE raise #GP(0) like any MSR not implemented.
+    /// The LAPIC work will add it (base 0xFEE00000, BSP and enable bits).
     pub const IA32_APIC_BASE: u32 = 0x1B;
     pub const IA32_SYSENTER_CS: u32 = 0x174;
     pub const IA32_SYSENTER_ESP: u32 = 0x175;
