@@ -409,8 +409,8 @@ fd_motor_on:
     or al, 0Ch                  ; nRESET, DMA gate
     mov dx, FDC_DOR
     out dx, al
+    popf                        ; (ZF: was the motor on? IF as saved: off)
     sti
-    popf
     jnz .running
     xor bx, bx
     mov es, bx
