@@ -327,6 +327,7 @@ impl Cpu {
         self.cursor.trace.len = 0;
     }
 
+    // ANCHOR: run
     /// Runs until the budget is used, the CPU halts, the bus asks to stop, or a triple fault.
     pub fn run<B: CpuBus>(&mut self, bus: &mut B, budget: u64) -> RunExit {
         let end = self.icount.saturating_add(budget);
@@ -351,7 +352,9 @@ impl Cpu {
         }
         RunExit::Budget
     }
+    // ANCHOR_END: run
 
+    // ANCHOR: step
     /// Takes a pending external interrupt, or executes one instruction.
     pub fn step<B: CpuBus>(&mut self, bus: &mut B) {
         if self.shutdown {
@@ -416,6 +419,7 @@ impl Cpu {
             }
         }
     }
+    // ANCHOR_END: step
 
     /// Records and delivers a fault raised by the current instruction. The instruction counts
     /// as executed (`icount`), so a guest stuck in a loop of faults still uses up its budget.
