@@ -10,6 +10,7 @@
 //!   what they check. They boot the same way under QEMU with this BIOS (`-M isapc -bios
 //!   bios/x86lab-bios.bin`), with SeaBIOS, and must boot with Bochs's BIOS too
 //!   (/usr/share/bochs/BIOS-bochs-legacy from Debian's bochsbios package).
+//! - `resume.bin`: CPU resets with CMOS shutdown status 05h and 0Ah resume through 40:67h.
 //! - `tools/build-bios --check` (when nasm is installed): the committed image is what
 //!   `bios/*.asm` assembles to.
 //!
@@ -112,4 +113,11 @@ fn committed_bios_matches_its_source() {
         .output()
         .expect("bash starts");
     assert!(out.status.success(), "tools/build-bios --check\n{}", describe(&out));
+}
+
+/// `roms/tests/boot/resume.asm`: CPU resets through the 8042 and port 92h with CMOS shutdown
+/// status 05h and 0Ah resume at the address in 40:67h instead of booting again.
+#[test]
+fn shutdown_status_resumes_after_cpu_reset() {
+    boot_image("resume.bin", "boot-resume", 2);
 }
