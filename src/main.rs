@@ -5,9 +5,12 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use x86lab::debugger::Debugger;
 use x86lab::devices::debugcon::Sink;
 use x86lab::devices::disk::Disk;
 use x86lab::machine::{BootDevice, Machine, MachineConfig, Stop};
+
+mod vmcli;
 
 /// Exit statuses of `x86lab run` (an odd status always comes from the guest's exit device).
 mod status {
@@ -38,23 +41,54 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a guest: a raw BIOS/ROM image given with --bios.
+    /// Run a guest: a disk image booted through the BIOS, a raw ROM given with --bios, or (with
+    /// nothing given) the bundled demo OS.
     #[command(after_help = "EXIT STATUS:\n  \
   odd N  the guest wrote v to the exit device (port 0xF4): N = (v << 1) | 1, as QEMU's isa-debug-exit\n  \
-  0      the guest halted (HLT) with nothing left that could wake it\n  \
-  2      bad command line, or a file that cannot be used\n  \
+  0      the guest halted (HLT) with nothing left that could wake it; or the window was closed\n  \
+  2      bad command line, a file that cannot be used, or no display for the window\n  \
   4      --max-instructions reached\n  \
   6      triple fault with --stop-on-triple-fault\n\n\
+WINDOW:\n  \
+  Without --headless the screen is shown in a window. Right Ctrl is the host key: hold it and press\n  \
+  P pause/resume, S screenshot, R reset, Q power off, F pacing on/off, H list the keys.\n\n\
 EXAMPLES:\n  \
+  x86lab run roms/demo/demo.img\n  \
   x86lab run --bios roms/tests/realmode.bin --headless\n  \
   x86lab run --bios rom.bin --headless --stats --max-instructions 1000000")]
     Run(RunArgs),
+    /// Create a VM folder: NAME/NAME.toml (commented settings), its disk images, snapshots/.
+    New(vmcli::NewArgs),
+    /// List, check or delete a VM folder's snapshots (save with `run NAME/ --save-snapshot
+    /// SNAP`, restore with `run NAME/ --restore SNAP`).
+    Snapshot(vmcli::SnapshotArgs),
+
+    /// Debug a guest: the same arguments as `run`, paused at the reset vector, with a REPL.
+    #[command(after_help = "The REPL reads commands from the terminal (with line editing and history), from \
+--script FILE, or from a pipe; in the last two cases there is no prompt and each command is echoed as \
+`(x86lab) COMMAND` before its output. `help` lists the commands, `help CMD` explains one.\n\n\
+EXAMPLES:\n  \
+  x86lab debug --bios roms/tests/paging.bin --headless\n  \
+  x86lab debug --bios roms/tests/rings.bin --headless --script session.txt\n  \
+  x86lab debug --bios rom.bin --headless --gdb 127.0.0.1:1234   (gdb first, then the REPL)")]
+    Debug(DebugArgs),
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
+struct DebugArgs {
+    #[command(flatten)]
+    run: RunArgs,
+
+    /// Read debugger commands from FILE instead of the terminal.
+    #[arg(long, value_name = "FILE")]
+    script: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
 struct RunArgs {
     /// A disk image to boot: a standard floppy size (360K, 720K, 1.2M, 1.44M, 2.88M) goes in
-    /// drive A:, anything else becomes the primary master hard disk.
+    /// drive A:, anything else becomes the primary master hard disk. With no image, no disk
+    /// option and no --bios, x86lab boots its bundled demo OS.
     image: Option<PathBuf>,
 
     /// The BIOS: a raw ROM image (64 KiB to 1 MiB, a multiple of 64 KiB), mapped so that it ends
@@ -94,31 +128,56 @@ struct RunArgs {
     #[arg(long)]
     readonly: bool,
 
-    /// Run without a window (the only front end so far).
+    /// Run without a window: guest time runs as fast as the host allows; COM1 and the debug
+    /// console are on the terminal, the screen only in --screenshot.
     #[arg(long)]
     headless: bool,
 
+    /// Window: enlarge the picture by this whole factor (default: the largest that fits the
+    /// screen).
+    #[arg(long, value_name = "N")]
+    scale: Option<usize>,
+
+    /// Write a PNG of the screen at the end of the run: the guest's display size (720x400 for
+    /// text, 640x400 for 320x200 modes, 640x480), whatever the window's scale.
+    #[arg(long, value_name = "FILE.png")]
+    screenshot: Option<PathBuf>,
+
     /// Where bytes written to port 0xE9 go: stdio, none, or file:PATH. Default: stdio.
-    #[arg(long, value_name = "stdio|none|file:PATH", default_value = "stdio")]
-    debugcon: String,
+    #[arg(long, value_name = "stdio|none|file:PATH")]
+    debugcon: Option<String>,
 
     /// Where COM1's output goes and where its input comes from: stdio (the terminal or a pipe),
     /// none, or file:PATH (output only). Default: stdio when headless.
-    #[arg(long, value_name = "stdio|none|file:PATH", default_value = "stdio")]
-    serial: String,
+    #[arg(long, value_name = "stdio|none|file:PATH")]
+    serial: Option<String>,
 
     /// Guest time runs at this many instructions per second (virtual time: a run is
     /// reproducible whatever the host's speed).
-    #[arg(long, value_name = "N", default_value_t = x86lab::machine::clock::DEFAULT_IPS)]
-    ips: u64,
+    #[arg(long, value_name = "N")]
+    ips: Option<u64>,
 
     /// The RTC's start time, e.g. 2000-01-01T00:00:00 (UTC). Default: the host's clock.
     #[arg(long, value_name = "YYYY-MM-DDTHH:MM:SS")]
     rtc: Option<String>,
 
-    /// Guest RAM in MiB (1 to 3072).
-    #[arg(long, value_name = "MiB", default_value_t = 32)]
-    memory: u32,
+    /// Guest RAM in MiB (1 to 3072). Default: 32.
+    #[arg(long, value_name = "MiB")]
+    memory: Option<u32>,
+
+    /// Before running, restore this snapshot (a name in the VM folder's snapshots/, or a file
+    /// path when no VM folder is given). The machine must have the same RAM, BIOS and disks.
+    #[arg(long, value_name = "SNAP")]
+    restore: Option<String>,
+
+    /// When the run stops (e.g. --max-instructions), save a snapshot under this name (in the VM
+    /// folder's snapshots/, or at this path when no VM folder is given).
+    #[arg(long, value_name = "SNAP")]
+    save_snapshot: Option<String>,
+
+    /// A one-line description stored with --save-snapshot (shown by `x86lab snapshot list`).
+    #[arg(long, value_name = "TEXT")]
+    snapshot_description: Option<String>,
 
     /// Stop after this many instructions (exit status 4).
     #[arg(long, value_name = "N")]
@@ -131,12 +190,34 @@ struct RunArgs {
     /// End the run on a triple fault (exit status 6) instead of resetting the machine.
     #[arg(long)]
     stop_on_triple_fault: bool,
+
+    /// Serve the GDB remote protocol on HOST:PORT (default 127.0.0.1:1234): `target remote
+    /// HOST:PORT` in gdb. Addresses are linear; `monitor CMD` runs debugger commands.
+    #[arg(long, value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = x86lab::debugger::gdb::DEFAULT_ADDR)]
+    gdb: Option<String>,
+
+    /// Wait for gdb to connect before the first instruction (implies --gdb).
+    #[arg(short = 'S')]
+    wait_gdb: bool,
+}
+
+impl RunArgs {
+    /// The gdb address, if gdb is wanted.
+    fn gdb_addr(&self) -> Option<String> {
+        match (&self.gdb, self.wait_gdb) {
+            (Some(a), _) => Some(a.clone()),
+            (None, true) => Some(x86lab::debugger::gdb::DEFAULT_ADDR.to_string()),
+            (None, false) => None,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).format_timestamp(None).init();
     let cli = Cli::parse();
     match cli.command {
+        Command::New(a) => finish(vmcli::new(a)),
+        Command::Snapshot(a) => finish(vmcli::snapshot(a)),
         Command::Run(args) => match run(args) {
             Ok(code) => ExitCode::from(code),
             Err(msg) => {
@@ -144,6 +225,23 @@ fn main() -> ExitCode {
                 ExitCode::from(status::USAGE)
             }
         },
+        Command::Debug(args) => match debug(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(msg) => {
+                eprintln!("x86lab: {msg}");
+                ExitCode::from(status::USAGE)
+            }
+        },
+    }
+}
+
+fn finish(r: Result<u8, String>) -> ExitCode {
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("x86lab: {msg}");
+            ExitCode::from(status::USAGE)
+        }
     }
 }
 
@@ -181,6 +279,9 @@ fn parse_sink(s: &str) -> Result<Sink, String> {
 /// x86lab's own BIOS (bios/, rebuilt by tools/build-bios).
 const X86LAB_BIOS: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/bios/x86lab-bios.bin"));
 
+/// The demo OS's boot floppy (roms/demo/, rebuilt by tools/build-demo).
+const DEMO_OS: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/roms/demo/demo.img"));
+
 /// Standard floppy image sizes in bytes.
 const FLOPPY_SIZES: [u64; 8] = [163_840, 184_320, 327_680, 368_640, 737_280, 1_228_800, 1_474_560, 2_949_120];
 
@@ -204,6 +305,13 @@ fn open_disks(args: &RunArgs) -> Result<Disks, String> {
         r.map_err(|e| e.to_string())
     };
     let mut floppies: [Option<Disk>; 2] = [None, None];
+    let no_disks = fd.iter().chain(hd.iter()).all(Option::is_none);
+    if no_disks && args.bios.is_none() {
+        // `x86lab run` with nothing to run boots the bundled demo OS (roms/demo/), from a copy
+        // in memory: its disk writes are not kept.
+        let demo = Disk::from_bytes(DEMO_OS.to_vec(), false).map_err(|e| format!("the built-in demo OS: {e}"))?;
+        floppies[0] = Some(demo);
+    }
     for (i, p) in fd.iter().enumerate() {
         if let Some(p) = p {
             floppies[i] = Some(open(p, true)?);
@@ -238,15 +346,18 @@ fn build_machine(args: &RunArgs) -> Result<Machine, String> {
         Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: cannot read the VGA BIOS: {e}", p.display()))?),
         None => None,
     };
-    if !args.headless {
-        log::info!("no window front end yet: running headless");
+    if args.scale.is_some_and(|n| !(1..=16).contains(&n)) {
+        return Err(format!("--scale {}: give 1 to 16", args.scale.unwrap_or(0)));
     }
-    if !(1..=3072).contains(&args.memory) {
-        return Err(format!("--memory {}: give 1 to 3072 MiB", args.memory));
+    let memory = args.memory.unwrap_or(32);
+    if !(1..=3072).contains(&memory) {
+        return Err(format!("--memory {memory}: give 1 to 3072 MiB"));
     }
-    let debugcon = parse_sink(&args.debugcon)?;
-    let serial = parse_sink(&args.serial)?;
-    if args.ips == 0 {
+    let debugcon = parse_sink(args.debugcon.as_deref().unwrap_or("stdio"))?;
+    let serial_arg = args.serial.as_deref().unwrap_or("stdio");
+    let serial = parse_sink(serial_arg)?;
+    let ips = args.ips.unwrap_or(x86lab::machine::clock::DEFAULT_IPS);
+    if ips == 0 {
         return Err("--ips 0: give a positive number of instructions per second".into());
     }
     let rtc_unix = match &args.rtc {
@@ -256,14 +367,14 @@ fn build_machine(args: &RunArgs) -> Result<Machine, String> {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
         }
     };
-    let ram_bytes = args.memory as usize * 1024 * 1024;
+    let ram_bytes = memory as usize * 1024 * 1024;
     let cmos = x86lab::devices::rtc_cmos::CmosConfig { ram_bytes: ram_bytes as u64, ..Default::default() };
     let mut m = Machine::new(MachineConfig {
         ram_bytes,
         bios,
         debugcon,
         serial,
-        ips: args.ips,
+        ips,
         rtc_unix,
         cmos,
         floppies,
@@ -272,28 +383,71 @@ fn build_machine(args: &RunArgs) -> Result<Machine, String> {
         vga_bios,
     })
     .map_err(|e| format!("{bios_name}: {}", e.0))?;
-    if args.serial == "stdio" {
-        m.serial_input = Some(stdin_reader());
-    }
     m.stop_on_triple_fault = args.stop_on_triple_fault;
     Ok(m)
 }
 
-fn run(args: RunArgs) -> Result<u8, String> {
+/// `x86lab debug`: the machine paused at the reset vector, then gdb (with --gdb) and the REPL.
+/// COM1 input is not connected to stdin here: stdin carries the debugger's commands.
+fn debug(args: DebugArgs) -> Result<u8, String> {
+    let m = build_machine(&args.run)?;
+    let mut d = Debugger::new(m);
+    d.budget_end = args.run.max_instructions;
+    let again = args.run.clone();
+    d.set_factory(Box::new(move || build_machine(&again)));
+    if let Some(addr) = args.run.gdb_addr() {
+        let msg = x86lab::debugger::gdb::serve(&mut d, &addr)?;
+        println!("{msg}");
+    }
+    let st = x86lab::debugger::repl::run(&mut d, args.script.as_deref())?;
+    d.m.flush();
+    Ok(st as u8)
+}
+
+fn run(mut args: RunArgs) -> Result<u8, String> {
+    let vm = vmcli::prepare(&mut args)?;
     let mut m = build_machine(&args)?;
+    vmcli::restore(&mut m, &args, vm.as_ref())?;
+    if args.serial.as_deref().unwrap_or("stdio") == "stdio" {
+        m.serial_input = Some(stdin_reader());
+    }
     let start = Instant::now();
-    let stop = m.run(args.max_instructions.unwrap_or(u64::MAX));
+    if let Some(p) = &args.screenshot {
+        // Fail now rather than after the run.
+        std::fs::File::create(p).map_err(|e| format!("--screenshot {}: {e}", p.display()))?;
+    }
+    // `None`: the window was closed (or powered off) while the guest ran.
+    let (mut m, stop) = match args.gdb_addr() {
+        None if !args.headless => run_window(m, &args)?,
+        None => {
+            let stop = m.run(args.max_instructions.unwrap_or(u64::MAX));
+            (m, Some(stop))
+        }
+        Some(addr) => {
+            // The debugger's fast path (no history), serving gdb when it connects.
+            let mut d = Debugger::new(m);
+            d.history_cap = 0;
+            d.budget_end = args.max_instructions;
+            let Some(stop) = x86lab::debugger::gdb::run_served(&mut d, &addr, args.wait_gdb)? else {
+                eprintln!("x86lab: killed by gdb");
+                return Ok(status::HALTED);
+            };
+            (d.m, Some(stop))
+        }
+    };
     let secs = start.elapsed().as_secs_f64();
     m.bus.debugcon.flush();
     let cs = m.cpu.seg[1].selector;
     let eip = m.cpu.eip;
+    vmcli::save(&m, &args, vm.as_ref(), &format!("{stop:?}"))?;
     let code = match stop {
-        Stop::GuestExit(s) => s as u8,
-        Stop::Budget => {
+        None => status::HALTED,
+        Some(Stop::GuestExit(s)) => s as u8,
+        Some(Stop::Budget) => {
             eprintln!("x86lab: stopped after {} instructions (--max-instructions) at {cs:04x}:{eip:08x}", m.cpu.icount);
             status::BUDGET
         }
-        Stop::HaltedForever => {
+        Some(Stop::HaltedForever) => {
             let why = if m.cpu.flags.get(x86lab::cpu::Eflags::IF) {
                 "no device can raise an interrupt"
             } else {
@@ -302,7 +456,7 @@ fn run(args: RunArgs) -> Result<u8, String> {
             eprintln!("x86lab: the guest halted at {cs:04x}:{eip:08x} and {why}, so nothing can wake it: run ended");
             status::HALTED
         }
-        Stop::TripleFault => {
+        Some(Stop::TripleFault) => {
             let cause = m.cpu.last_fault.map(|f| f.fault.to_string()).unwrap_or_default();
             eprintln!(
                 "x86lab: triple fault at {cs:04x}:{eip:08x} (last exception: {cause}); stopped (--stop-on-triple-fault)"
@@ -310,6 +464,9 @@ fn run(args: RunArgs) -> Result<u8, String> {
             status::TRIPLE_FAULT
         }
     };
+    if let Some(p) = &args.screenshot {
+        x86lab::frontend::screenshot::Image::of_machine(&m).save_png(p)?;
+    }
     if args.stats {
         // The busiest exits first (trap-and-emulate made visible), then the one stats line last.
         let rows = m.bus.exits.table(&m.cpu.interrupt_counts, &m.cpu.exception_counts);
@@ -324,4 +481,36 @@ fn run(args: RunArgs) -> Result<u8, String> {
         eprintln!("stats: instructions={n} seconds={secs:.3} mips={mips:.1}");
     }
     Ok(code)
+}
+
+/// Runs the machine in a window (see `x86lab::frontend::window`); the reset hotkey builds a
+/// fresh machine from the same command line.
+#[cfg(feature = "window")]
+fn run_window(m: Machine, args: &RunArgs) -> Result<(Machine, Option<Stop>), String> {
+    use x86lab::frontend::window;
+    let name = [&args.image, &args.fda, &args.hda, &args.bios]
+        .into_iter()
+        .flatten()
+        .next()
+        .and_then(|p| p.file_name())
+        .map_or("x86lab BIOS".to_string(), |n| n.to_string_lossy().into_owned());
+    let again = args.clone();
+    let factory: window::Factory = Box::new(move || build_machine(&again));
+    let opts = window::Options {
+        name,
+        scale: args.scale,
+        max_instructions: args.max_instructions,
+        screenshot_dir: PathBuf::from("."),
+    };
+    let out = window::run(m, opts, Some(factory))?;
+    let stop = match out.ending {
+        window::Ending::Stopped(s) => Some(s),
+        window::Ending::Closed => None,
+    };
+    Ok((out.machine, stop))
+}
+
+#[cfg(not(feature = "window"))]
+fn run_window(_m: Machine, _args: &RunArgs) -> Result<(Machine, Option<Stop>), String> {
+    Err("this x86lab was built without its window (cargo feature `window`): run with --headless".into())
 }

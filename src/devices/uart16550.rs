@@ -79,6 +79,7 @@
 //! assert_eq!(com1.take_tx(), Some(b'A'));
 //! ```
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 use bitflags::bitflags;
@@ -135,7 +136,7 @@ pub const LINE_TX_CAPACITY: usize = 1 << 20;
 
 bitflags! {
     /// Interrupt enable register (data sheet §8.5).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Ier: u8 {
         /// Enable received data available interrupt (and the character timeout).
         const ERBFI = 1 << 0;
@@ -150,7 +151,7 @@ bitflags! {
 
 bitflags! {
     /// FIFO control register (data sheet §8.4). Bits 1 and 2 act and clear themselves.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Fcr: u8 {
         /// FCR0: enable both FIFOs (changing it clears them).
         const FIFO_ENABLE = 1 << 0;
@@ -169,7 +170,7 @@ bitflags! {
 
 bitflags! {
     /// Line control register (data sheet §8.1).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Lcr: u8 {
         /// Word length select bit 0 (WLS1:WLS0 = 00..11 for 5..8 bits).
         const WLS0 = 1 << 0;
@@ -192,7 +193,7 @@ bitflags! {
 
 bitflags! {
     /// Modem control register (data sheet §8.8).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Mcr: u8 {
         /// Data terminal ready.
         const DTR = 1 << 0;
@@ -209,7 +210,7 @@ bitflags! {
 
 bitflags! {
     /// Line status register (data sheet §8.3).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Lsr: u8 {
         /// Data ready: a character waits in RBR or the receive FIFO.
         const DR = 1 << 0;
@@ -232,7 +233,7 @@ bitflags! {
 
 bitflags! {
     /// Modem status register (data sheet §8.9): four delta bits and four input levels.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Msr: u8 {
         /// Delta clear to send.
         const DCTS = 1 << 0;
@@ -274,7 +275,7 @@ const MSR_DELTAS: Msr = Msr::DCTS.union(Msr::DDSR).union(Msr::TERI).union(Msr::D
 const MSR_INPUTS: Msr = Msr::CTS.union(Msr::DSR).union(Msr::RI).union(Msr::DCD);
 
 /// A received character with the errors it arrived with (only PE, FE, BI).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RxChar {
     /// The data bits.
     pub data: u8,
@@ -283,7 +284,7 @@ pub struct RxChar {
 }
 
 /// What the host puts on the line toward the receiver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LineSymbol {
     /// A character.
     Char(u8),
@@ -293,7 +294,7 @@ pub enum LineSymbol {
 
 /// The host's end of the serial line: what waits to be received and what was transmitted. Plain
 /// data; the machine owns the actual host sink.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SerialLine {
     /// Symbols the host sent that have not started into the receiver (bounded by
     /// [`LINE_RX_CAPACITY`]).
@@ -308,7 +309,7 @@ pub struct SerialLine {
 }
 
 /// One PC16550D. All fields are plain state; `line` is the host's side of the cable.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Uart16550 {
     /// The base port (0x3F8 for COM1).
     pub base: u16,
@@ -562,8 +563,18 @@ impl Uart16550 {
 
     /// Starts the next host symbol into the receiver at `t`, if the receiver is idle and
     /// connected (loopback disconnects it; host input waits).
+    ///
+    /// The host side behaves like a sender that honours hardware flow control: it does not start
+    /// a character while the receive FIFO (or the RBR without FIFOs) is full, so text piped or
+    /// pasted before the guest reads its port waits instead of overrunning. A guest that never
+    /// reads simply never receives; nothing is lost. (A real line without flow control would
+    /// overrun: OE is still modelled for characters that arrive from loopback.)
     fn start_receive(&mut self, t: Tick) {
         if self.rsr.is_some() || self.mcr.contains(Mcr::LOOP) {
+            return;
+        }
+        let capacity = if self.fifo_mode() { FIFO_SIZE } else { 1 };
+        if self.rx_fifo.len() >= capacity {
             return;
         }
         if let Some(sym) = self.line.rx.pop_front() {
@@ -631,7 +642,12 @@ impl Uart16550 {
         let dlab = self.lcr.contains(Lcr::DLAB);
         match self.offset(port) {
             REG_DLL if dlab => self.dll,
-            REG_RBR => self.read_rbr(now),
+            REG_RBR => {
+                let v = self.read_rbr(now);
+                // Room in the receiver: the host's next character may start.
+                self.start_receive(now);
+                v
+            }
             REG_DLM if dlab => self.dlm,
             REG_IER => self.ier.bits(),
             REG_IIR => {
