@@ -4,11 +4,13 @@
 //!
 //! - [`cpu`]: the IA-32 interpreter (iced-x86 decodes, x86lab executes);
 //! - [`machine`]: the PC wiring — memory map, port I/O, the run loop;
-//! - [`devices`]: one module per chip.
+//! - [`devices`]: one module per chip;
+//! - [`debugger`]: the REPL's command interpreter, breakpoints and views, and the gdb stub.
 //!
 //! The `x86lab` binary is a thin front over this library, so tests, the debugger and the window
 //! all drive the same [`machine::Machine`].
 
 pub mod cpu;
+pub mod debugger;
 pub mod devices;
 pub mod machine;

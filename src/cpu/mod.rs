@@ -196,6 +196,9 @@ pub struct Cpu {
     pub data_bps: u8,
     /// DR6 B0-B3 bits of data breakpoints hit by the current instruction (a #DB trap follows).
     pub pending_db: u32,
+    /// Data accesses logged for the debugger's watchpoints while `data_bps` has
+    /// [`debug::DEBUGGER_WATCH`] set; empty (and never touched) otherwise.
+    pub watch_log: Vec<debug::DataAccess>,
     /// Added to the instruction count to form the time-stamp counter (WRMSR to the TSC).
     pub tsc_offset: u64,
     /// IA32_SYSENTER_CS, _ESP, _EIP.
@@ -245,6 +248,7 @@ impl Cpu {
             exec_bps: 0,
             data_bps: 0,
             pending_db: 0,
+            watch_log: Vec::new(),
             tsc_offset: 0,
             sysenter: [0; 3],
             cache: DecodeCache::new(),

@@ -432,6 +432,22 @@ impl Tlb {
         })
     }
 
+    /// Every valid entry, in slot order (for the debugger's `info tlb`).
+    pub fn entries(&self) -> Vec<TlbView> {
+        self.entries
+            .iter()
+            .filter(|e| e.tag != INVALID_TAG)
+            .map(|e| TlbView {
+                linear_page: e.tag,
+                phys_page: e.phys,
+                perms: e.perms,
+                global: e.flags & E_GLOBAL != 0,
+                large: e.flags & E_LARGE != 0,
+                dirty: e.flags & E_DIRTY != 0,
+            })
+            .collect()
+    }
+
     /// Number of valid entries (for the debugger and tests).
     pub fn len(&self) -> usize {
         self.entries.iter().filter(|e| e.tag != INVALID_TAG).count()
