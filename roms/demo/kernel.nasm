@@ -119,24 +119,24 @@ kernel_main:
     call serial_init                    ; first, so that everything below reaches COM1 too
     call console_init
     KPRINT 10, "x86lab demo OS", 10
-    KPRINT "  boot: kernel loaded by the boot sector, A20 via "
+    KPRINT "  boot: kernel loaded by the boot sector; A20 via "
     mov esi, msg_a20_bios
     cmp dword [BI_A20_METHOD], 1
     je .a20
     mov esi, msg_a20_port92
 .a20:
     call kputs
-    KPRINT ", now in 32-bit protected mode", 10
+    KPRINT "; protected mode", 10
 
     ; Descriptor tables: our own GDT (with ring 3 segments and the TSS), and an IDT.
     call gdt_init
     call idt_init
-    KPRINT "  cpu: GDT with ring 0/3 segments and a TSS, IDT with exceptions 0-19, IRQs, INT 80h", 10
+    KPRINT "  cpu: GDT (ring 0/3 segments, TSS), IDT (exceptions 0-19, IRQs, INT 80h)", 10
 
     ; Interrupt hardware: PICs remapped to 20h-2Fh, the PIT at 100 Hz.
     call pic_init
     call pit_init
-    KPRINT "  pic: IRQ 0-15 at vectors 20h-2Fh; pit: channel 0 at 100 Hz (mode 2)", 10
+    KPRINT "  pic: IRQs 0-15 at vectors 20h-2Fh; pit: channel 0 at 100 Hz (mode 2)", 10
 
     ; Memory: the E820 map feeds the page allocator; then paging goes on.
     call mm_init
@@ -152,7 +152,7 @@ kernel_main:
     call kput_dec
     KPRINT " free pages above 1 MiB", 10
     call paging_init
-    KPRINT "  paging: on (kernel identity map, supervisor only; page 0 and stack guards unmapped)", 10
+    KPRINT "  paging: on; the kernel supervisor-only, page 0 and stack guards unmapped", 10
 
     ; The font for restoring text mode after the graphics demo.
     call font_init
@@ -162,7 +162,7 @@ kernel_main:
     call input_init
     call fdc_init
     jc .no_floppy
-    KPRINT "  floppy: 82077AA reset and recalibrated, DMA channel 2; "
+    KPRINT "  floppy: 82077AA and DMA channel 2 ready; "
     call fs_init
     jc .no_floppy
     mov eax, [file_count]
