@@ -14,3 +14,5 @@ pub mod cpu;
 pub mod debugger;
 pub mod devices;
 pub mod machine;
+pub mod snapshot;
+pub mod vm;

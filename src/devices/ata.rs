@@ -91,6 +91,7 @@
 //! transfers (an 8-bit data port read returns FFh and moves nothing), media errors (UNC, AMNF),
 //! the ATA-1 "write long"/"read long" and the DEVICE CONFIGURATION overlay, and command timing.
 
+use serde::{Deserialize, Serialize};
 use std::io;
 
 use super::disk::{Chs, Disk, DiskError, SECTOR_SIZE};
@@ -229,7 +230,7 @@ pub mod command {
 }
 
 /// What the PIO data port is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PioKind {
     /// No data transfer.
     Idle,
@@ -242,7 +243,7 @@ pub enum PioKind {
 }
 
 /// A PIO command in progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pio {
     pub kind: PioKind,
     /// LBA of the first sector in the buffer.
@@ -262,7 +263,7 @@ impl Pio {
 }
 
 /// One device (master or slave): its task-file copy, settings and PIO buffer. Plain data.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AtaDrive {
     /// A disk is attached.
     pub present: bool,
@@ -517,7 +518,7 @@ fn put_string(words: &mut [u16], s: &str) {
 }
 
 /// Guest-visible state of a channel: both devices and the shared control register.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AtaChannelState {
     /// Command block base port.
     pub base: u16,

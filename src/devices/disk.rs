@@ -42,6 +42,7 @@
 //! assert_eq!(d.changed_blocks().collect::<Vec<_>>(), vec![19]);
 //! ```
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -374,7 +375,7 @@ fn floppy_size_message(len: u64) -> String {
 }
 
 /// A cylinder/head/sector geometry. Sectors count from 1, cylinders and heads from 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Chs {
     pub cylinders: u32,
     pub heads: u32,

@@ -86,6 +86,7 @@
 //! input from a device, and the cascade mode on channels other than 4.
 
 use crate::machine::memory::Memory;
+use serde::{Deserialize, Serialize};
 
 /// DMA1 (channels 0-3, byte transfers): ports 0x00-0x0F.
 pub const DMA1_BASE: u16 = 0x00;
@@ -161,7 +162,7 @@ pub mod mode {
 }
 
 /// One channel's registers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
     /// Base address register (reloaded into the current address at auto-initialize).
     pub base_address: u16,
@@ -176,7 +177,7 @@ pub struct Channel {
 }
 
 /// One 8237A.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Controller8237 {
     pub channels: [Channel; 4],
     /// Command register.
@@ -370,7 +371,7 @@ pub struct DmaReport {
 }
 
 /// The DMA subsystem of a PC/AT: DMA1, DMA2 and the page registers. Plain data throughout.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dma8237 {
     /// DMA1: channels 0-3, byte transfers, ports 0x00-0x0F (cascaded into channel 4).
     pub dma1: Controller8237,

@@ -103,6 +103,7 @@
 //!
 //! [`Dma8237::service`]: super::dma8237::Dma8237::service
 
+use serde::{Deserialize, Serialize};
 use std::io;
 
 use super::disk::{Disk, DiskError, FloppyType, SECTOR_SIZE};
@@ -273,7 +274,7 @@ pub mod cmd {
 }
 
 /// Which phase the command interface is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
     /// Waiting for (more) command bytes.
     Command,
@@ -284,7 +285,7 @@ pub enum Phase {
 }
 
 /// The kind of data transfer in the execution phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TransferOp {
     Read,
     Write,
@@ -292,7 +293,7 @@ pub enum TransferOp {
 }
 
 /// An execution phase in progress.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
     pub op: TransferOp,
     /// Drive select (0-3).
@@ -315,6 +316,7 @@ pub struct Transfer {
     /// LBA of the sector in `buf`.
     pub lba: u64,
     /// The sector (or, for FORMAT, the 4-byte ID) being moved.
+    #[serde(with = "serde_big_array::BigArray")]
     pub buf: [u8; SECTOR_SIZE],
     /// Bytes of `buf` moved so far; always ≤ `len`.
     pub pos: usize,
@@ -326,7 +328,7 @@ pub struct Transfer {
 }
 
 /// One drive's mechanics.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drive {
     /// The drive is connected (a medium may still be absent).
     pub present: bool,
@@ -343,7 +345,7 @@ impl Default for Drive {
 }
 
 /// All guest-visible state of the 82077AA and its drives: plain data, for snapshots.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FdcState {
     /// Digital output register.
     pub dor: u8,

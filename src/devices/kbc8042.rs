@@ -79,6 +79,7 @@
 //! assert_eq!(kbc.read(KBC_DATA, later), 0x1E);
 //! ```
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 use bitflags::bitflags;
@@ -113,7 +114,7 @@ const REPLY_QUEUE_SIZE: usize = 4;
 
 bitflags! {
     /// Status register, read at port 0x64 (PS/2 HITR, "Status Register").
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Status: u8 {
         /// Output buffer full: a byte waits at port 0x60.
         const OBF = 1 << 0;
@@ -137,7 +138,7 @@ bitflags! {
 bitflags! {
     /// Controller command byte, read with command 0x20 and written with 0x60 (PS/2 HITR,
     /// "Controller Command Byte"). Bits 3 and 7 are reserved and kept as written.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct CommandByte: u8 {
         /// Enable keyboard interrupt: raise IRQ1 when keyboard data is in the output buffer.
         const INT = 1 << 0;
@@ -158,7 +159,7 @@ bitflags! {
 bitflags! {
     /// The controller's output port P2, read with 0xD0 and written with 0xD1 (PS/2 HITR, "Output
     /// Port").
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct OutputPort: u8 {
         /// System reset, active low: writing 0 resets the CPU.
         const SYS_RESET = 1 << 0;
@@ -398,7 +399,7 @@ pub enum Key {
 }
 
 /// A scan code set the keyboard can produce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ScanCodeSet {
     /// Set 1 (the XT's codes; what a guest sees through translation).
     Set1,
@@ -531,7 +532,7 @@ impl Key {
 
 bitflags! {
     /// The keyboard LEDs, as the argument of command 0xED.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct Leds: u8 {
         /// Scroll Lock.
         const SCROLL_LOCK = 1 << 0;
@@ -546,7 +547,7 @@ bitflags! {
 pub const DEFAULT_TYPEMATIC: u8 = 0x2B;
 
 /// An MF2 keyboard on the first PS/2 port.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ps2Keyboard {
     /// Scan codes waiting to go to the controller: at most [`KBD_BUFFER_SIZE`] bytes, plus one
     /// overrun code (0x00 in set 2, 0xFF in set 1) when keys were lost.
@@ -717,7 +718,7 @@ impl Ps2Keyboard {
 
 bitflags! {
     /// Mouse buttons, in the bit order of a PS/2 packet's first byte.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct MouseButtons: u8 {
         /// Left button.
         const LEFT = 1 << 0;
@@ -732,7 +733,7 @@ bitflags! {
 const VALID_SAMPLE_RATES: [u8; 7] = [10, 20, 40, 60, 80, 100, 200];
 
 /// A PS/2 mouse on the auxiliary port, with the IntelliMouse wheel extension.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ps2Mouse {
     /// Movement packets waiting to go to the controller (whole packets, at most
     /// [`AUX_BUFFER_SIZE`] bytes).
@@ -1036,7 +1037,7 @@ impl Ps2Mouse {
 pub const POWER_ON_COMMAND_BYTE: CommandByte = CommandByte::INT.union(CommandByte::INT2).union(CommandByte::XLATE);
 
 /// The 8042 keyboard controller with its two devices. All fields are plain guest-visible state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Kbc8042 {
     /// Status register (OBF, AUXB, SYS, A2, INH; see [`Status`]).
     pub status: Status,

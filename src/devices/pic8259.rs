@@ -80,6 +80,8 @@
 //! pic.write(0x20, 0x20); // non-specific EOI
 //! ```
 
+use serde::{Deserialize, Serialize};
+
 /// Master command port: ICW1, OCW2, OCW3 writes; IRR/ISR/poll reads.
 pub const PIC_MASTER_COMMAND: u16 = 0x20;
 /// Master data port: ICW2-ICW4 during initialization, then OCW1 (the IMR).
@@ -132,7 +134,7 @@ const OCW3_RR: u8 = 0x02;
 const OCW3_RIS: u8 = 0x01;
 
 /// Where a chip is in its initialization sequence: which ICW the data port expects next.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InitStep {
     /// Initialized: data-port writes are OCW1.
     #[default]
@@ -146,7 +148,7 @@ pub enum InitStep {
 }
 
 /// One 8259A.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pic8259 {
     /// Interrupt request register: the levels requesting service.
     pub irr: u8,
@@ -439,7 +441,7 @@ impl Pic8259 {
 }
 
 /// The AT's master and slave 8259A, cascaded through master IR2.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PicPair {
     /// The master: IRQ0-7, ports 0x20/0x21, ELCR1.
     pub master: Pic8259,

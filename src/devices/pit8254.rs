@@ -76,6 +76,7 @@
 //! ```
 
 use crate::machine::clock::Tick;
+use serde::{Deserialize, Serialize};
 
 /// Counter 0's count register / output latch (IRQ0 on a PC).
 pub const PIT_COUNTER0: u16 = 0x40;
@@ -112,7 +113,7 @@ const READ_BACK_NOT_COUNT: u8 = 0x20;
 const READ_BACK_NOT_STATUS: u8 = 0x10;
 
 /// RW1-RW0 of a control word: how the count is read and written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Access {
     /// RW = 01: least significant byte only.
     Lsb,
@@ -133,7 +134,7 @@ impl Access {
 }
 
 /// One counting sequence: the CE was loaded with `n` at PIT clock `start`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
     /// The PIT clock at which the CE was loaded (the clock after the write or trigger).
     pub start: u64,
@@ -145,7 +146,7 @@ pub struct Run {
 }
 
 /// One of the three counters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
     /// M2-M0 of the last control word (modes 2 and 3 may be written as 110 and 111).
     pub mode_bits: u8,
@@ -585,7 +586,7 @@ impl Counter {
 }
 
 /// The 8254 with the AT's wiring, and port 0x61's timer bits.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pit8254 {
     /// Counters 0, 1 and 2.
     pub counters: [Counter; 3],

@@ -38,13 +38,14 @@
 //! ```
 
 use bitflags::bitflags;
+use serde::{Deserialize, Serialize};
 
 /// The port number of system control port A.
 pub const PORT92: u16 = 0x92;
 
 bitflags! {
     /// System control port A (PS/2 HITR; PIIX4 PORT92).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub struct SysCtrlA: u8 {
         /// Fast reset: a 0→1 transition resets the CPU (PS/2 "alternate hot reset", PIIX4 INIT).
         const INIT = 1 << 0;
@@ -63,7 +64,7 @@ pub enum Port92Event {
 }
 
 /// The port's state: plain data, snapshot-ready.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port92 {
     /// System control port A as last written (only the modelled bits).
     pub value: SysCtrlA,

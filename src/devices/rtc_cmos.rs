@@ -94,6 +94,7 @@
 //! ```
 
 use crate::machine::clock::Tick;
+use serde::{Deserialize, Serialize};
 
 /// Index port: bits 6-0 select a register, bit 7 set disables NMIs.
 pub const RTC_INDEX: u16 = 0x70;
@@ -468,11 +469,12 @@ pub struct CmosConfig {
 }
 
 /// The MC146818A and its CMOS RAM.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RtcCmos {
     /// The 128 bytes behind the data port: 0x00-0x09 clock and alarm registers in the form the
     /// guest reads them, 0x0A-0x0D registers A-D (UIP and VRT are computed when read), 0x0E-0x7F
     /// battery-backed RAM.
+    #[serde(with = "serde_big_array::BigArray")]
     pub ram: [u8; 128],
     /// Port 0x70 bits 6-0: the register the data port reaches.
     pub index: u8,

@@ -11,8 +11,10 @@
 //!   event, e.g. the PIT's next output edge); the run loop executes instructions until the
 //!   earliest deadline and then lets that device catch up. No device is polled per instruction.
 
+use serde::{Deserialize, Serialize};
+
 /// Guest time in nanoseconds since power-on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Tick(pub u64);
 
 /// Nanoseconds per second.
@@ -69,7 +71,7 @@ impl Tick {
 }
 
 /// Maps the instruction count to guest time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clock {
     /// Nominal instructions per second.
     pub ips: u64,
@@ -144,7 +146,7 @@ impl Timer {
 }
 
 /// One deadline per device.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scheduler {
     deadlines: [Tick; Timer::COUNT],
 }

@@ -77,6 +77,11 @@ impl Memory {
         Ok(())
     }
 
+    /// The BIOS image (snapshots check they are restored with the same one).
+    pub fn rom(&self) -> &[u8] {
+        &self.rom
+    }
+
     /// RAM below this address is plain RAM: no ROM, no MMIO.
     #[inline]
     pub fn fast_limit(&self) -> u32 {

@@ -220,6 +220,21 @@ impl PcBus {
         }
     }
 
+    /// The A20 line changed and the CPU has not been told yet (saved in snapshots).
+    pub fn a20_changed(&self) -> bool {
+        self.a20_changed
+    }
+
+    /// After a snapshot restored the devices: rebuilds the bus's derived state (the cached INTR
+    /// line from the PIC, the sync point) without touching any device or interrupt line.
+    pub fn rebuild_after_restore(&mut self, icount: u64, a20_changed: bool) {
+        self.icount = icount;
+        self.a20_changed = a20_changed;
+        self.intr = self.pic.intr();
+        self.dma_written = None;
+        self.firmware_line.clear();
+    }
+
     /// A key pressed or released on the host keyboard.
     pub fn key_event(&mut self, key: kbc8042::Key, pressed: bool) {
         let now = self.now();

@@ -31,13 +31,14 @@
 
 use super::Vga;
 use super::regs::GraphicsController;
+use serde::{Deserialize, Serialize};
 
 /// Bytes per plane.
 pub const PLANE_SIZE: usize = 0x1_0000;
 
 /// The four planes (interleaved: cell `a` holds planes 0-3 at planar address `a`) and the
 /// latches. Debug prints a summary, not 256 KiB.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VideoMemory {
     /// `cells[a][p]` is plane `p` at planar address `a`; `PLANE_SIZE` cells.
     pub cells: Vec<[u8; 4]>,

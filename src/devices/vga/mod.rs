@@ -103,6 +103,7 @@ pub use render::{Frame, Geometry};
 pub use timing::Timing;
 
 use crate::machine::clock::Tick;
+use serde::{Deserialize, Serialize};
 
 /// Every port the VGA decodes (the machine routes the whole range here).
 pub const VGA_PORTS: std::ops::RangeInclusive<u16> = 0x3B0..=0x3DF;
@@ -152,7 +153,7 @@ pub const CRTC_DATA_COLOR: u16 = 0x3D5;
 pub const INPUT_STATUS_1_COLOR: u16 = 0x3DA;
 
 /// The VGA's whole state: registers, video memory and a write counter.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Vga {
     /// Miscellaneous Output Register (write 3C2h, read 3CCh): bit 7 VSYNCP, bit 6 HSYNCP,
     /// bit 5 O/E Page, bits 3-2 Clock Select, bit 1 RAM En., bit 0 I/OAS.

@@ -11,8 +11,10 @@
 //! Every index is masked to the width of its index register and every out-of-range index
 //! reads 0xFF and ignores writes, so no guest value can panic the model.
 
+use serde::{Deserialize, Serialize};
+
 /// Sequencer registers (index port 3C4h, data port 3C5h).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sequencer {
     /// Sequencer Address Register (3C4h), bits 2-0.
     pub address: u8,
@@ -123,7 +125,7 @@ impl Sequencer {
 }
 
 /// CRT Controller registers (index 3B4h/3D4h, data 3B5h/3D5h).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Crtc {
     /// CRTC Address Register, bits 4-0.
     pub address: u8,
@@ -422,7 +424,7 @@ impl Crtc {
 }
 
 /// Graphics Controller registers (index 3CEh, data 3CFh).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphicsController {
     /// Graphics Address Register (3CEh), bits 3-0.
     pub address: u8,
@@ -555,7 +557,7 @@ impl GraphicsController {
 }
 
 /// Attribute Controller registers (3C0h address/data with a flip-flop, 3C1h data read).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttributeController {
     /// Attribute Address Register: bit 5 PAS (Palette Address Source), bits 4-0 Attribute
     /// Address.
@@ -663,7 +665,7 @@ impl AttributeController {
 }
 
 /// The DAC (RAMDAC): 256 colour registers of three 6-bit components.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dac {
     /// DAC Address Write Mode Register (3C8h): the entry the next three 3C9h writes fill.
     pub write_index: u8,
@@ -681,6 +683,7 @@ pub struct Dac {
     /// PEL Mask Register (3C6h): ANDed with every pixel's DAC index.
     pub pel_mask: u8,
     /// The colour registers: red, green, blue, 6 bits each.
+    #[serde(with = "serde_big_array::BigArray")]
     pub palette: [[u8; 3]; 256],
 }
 

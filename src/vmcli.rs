@@ -1,0 +1,182 @@
+//! The command line of VM folders and snapshots: `x86lab new`, `x86lab snapshot`, and what
+//! `x86lab run NAME/ [--restore SNAP] [--save-snapshot SNAP]` adds to a run.
+
+use super::RunArgs;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use x86lab::machine::Machine;
+use x86lab::vm::{self, VmFolder};
+
+#[derive(Args, Clone)]
+pub struct NewArgs {
+    /// The folder to create (its last component is the VM's name).
+    pub name: PathBuf,
+    /// Guest RAM in MiB (1 to 3072).
+    #[arg(long, value_name = "MiB", default_value_t = 32)]
+    pub memory: u32,
+    /// A floppy image to copy into the folder as drive A:.
+    #[arg(long, value_name = "FILE")]
+    pub fda: Option<PathBuf>,
+    /// A hard disk image to copy into the folder as the primary master.
+    #[arg(long, value_name = "FILE", conflicts_with = "hda_size")]
+    pub hda: Option<PathBuf>,
+    /// Create an empty hard disk of this size instead (e.g. 64M).
+    #[arg(long, value_name = "SIZE")]
+    pub hda_size: Option<String>,
+    /// A BIOS image to copy into the folder (default: x86lab's own).
+    #[arg(long, value_name = "FILE")]
+    pub bios: Option<PathBuf>,
+    /// The RTC's start time (YYYY-MM-DDTHH:MM:SS, UTC); default: the host's clock.
+    #[arg(long, value_name = "TIME")]
+    pub rtc: Option<String>,
+}
+
+#[derive(Args, Clone)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub action: SnapshotAction,
+}
+
+#[derive(Subcommand, Clone)]
+pub enum SnapshotAction {
+    /// List a VM folder's snapshots: name, date, instruction count, size, description.
+    List { vm: PathBuf },
+    /// Delete a snapshot.
+    Delete { vm: PathBuf, snap: String },
+    /// Check a snapshot file whole (every checksum) and print what it says about itself.
+    Check { vm: PathBuf, snap: String },
+}
+
+/// `x86lab new`.
+pub fn new(a: NewArgs) -> Result<u8, String> {
+    let hda_size = a.hda_size.as_deref().map(vm::parse_size).transpose().map_err(|e| format!("--hda-size {e}"))?;
+    if let Some(t) = &a.rtc
+        && x86lab::devices::rtc_cmos::parse_rtc_time(t).is_none()
+    {
+        return Err(format!("--rtc {t}: expected YYYY-MM-DDTHH:MM:SS"));
+    }
+    let f = vm::create(
+        &a.name,
+        &vm::NewVm { memory: a.memory, bios: a.bios, fda: a.fda, hda: a.hda, hda_size, rtc: a.rtc },
+    )?;
+    println!("created {} (settings in {})", f.dir.display(), f.config_path().display());
+    Ok(0)
+}
+
+/// `x86lab snapshot ...`.
+pub fn snapshot(a: SnapshotArgs) -> Result<u8, String> {
+    match a.action {
+        SnapshotAction::List { vm } => {
+            let f = VmFolder::at(&vm)?;
+            let list = vm::list_snapshots(&f);
+            if list.is_empty() {
+                println!("no snapshots in {}", f.snapshots_dir().display());
+            }
+            for e in list {
+                match e.info {
+                    Ok(s) => println!(
+                        "{:<16} {}  {:>14} instructions  {:>10} bytes  {}",
+                        e.name,
+                        vm::format_utc(s.created_unix),
+                        s.icount,
+                        e.size,
+                        s.description
+                    ),
+                    Err(err) => println!("{:<16} (unreadable: {err})", e.name),
+                }
+            }
+            Ok(0)
+        }
+        SnapshotAction::Delete { vm, snap } => {
+            let f = VmFolder::at(&vm)?;
+            let p = f.snapshot_path(&snap)?;
+            std::fs::remove_file(&p).map_err(|e| format!("{}: cannot delete: {e}", p.display()))?;
+            Ok(0)
+        }
+        SnapshotAction::Check { vm, snap } => {
+            let f = VmFolder::at(&vm)?;
+            let p = f.snapshot_path(&snap)?;
+            let s = x86lab::snapshot::info(&p).map_err(|e| e.to_string())?;
+            println!(
+                "{snap}: {} instructions, {} MiB RAM, saved {} by x86lab {}: {}",
+                s.icount,
+                s.ram_bytes >> 20,
+                vm::format_utc(s.created_unix),
+                s.writer,
+                s.description
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// If the run's image is a VM folder: fills every option the command line left out from the
+/// folder's settings. Returns the folder.
+pub fn prepare(args: &mut RunArgs) -> Result<Option<VmFolder>, String> {
+    let Some(img) = args.image.clone() else { return Ok(None) };
+    if !img.is_dir() {
+        return Ok(None);
+    }
+    let f = VmFolder::at(&img)?;
+    let r = f.load()?;
+    args.image = None;
+    args.memory = args.memory.or(r.memory);
+    if args.bios.is_none() {
+        args.bios = r.bios;
+    }
+    if args.vga_bios.is_none() {
+        args.vga_bios = r.vga_bios;
+    }
+    args.boot = args.boot.take().or(r.boot);
+    args.ips = args.ips.or(r.ips);
+    args.rtc = args.rtc.take().or(r.rtc);
+    args.serial = args.serial.take().or(r.serial);
+    args.debugcon = args.debugcon.take().or(r.debugcon);
+    args.readonly |= r.readonly;
+    let [fda, fdb, hda, hdb, hdc, hdd] = r.disks;
+    for (slot, v) in [
+        (&mut args.fda, fda),
+        (&mut args.fdb, fdb),
+        (&mut args.hda, hda),
+        (&mut args.hdb, hdb),
+        (&mut args.hdc, hdc),
+        (&mut args.hdd, hdd),
+    ] {
+        if slot.is_none() {
+            *slot = v;
+        }
+    }
+    Ok(Some(f))
+}
+
+/// Where snapshot `snap` lives: in the folder's snapshots/, or a plain path without a folder.
+fn snap_path(snap: &str, vm: Option<&VmFolder>) -> Result<PathBuf, String> {
+    match vm {
+        Some(f) => f.snapshot_path(snap),
+        None => Ok(Path::new(snap).to_path_buf()),
+    }
+}
+
+/// `--restore SNAP`: before the run.
+pub fn restore(m: &mut Machine, args: &RunArgs, vm: Option<&VmFolder>) -> Result<(), String> {
+    let Some(snap) = &args.restore else { return Ok(()) };
+    let p = snap_path(snap, vm)?;
+    let t = std::time::Instant::now();
+    let s = x86lab::snapshot::restore_into(m, &p).map_err(|e| e.to_string())?;
+    log::info!("restored {} at instruction {} in {:.1} ms", p.display(), s.icount, t.elapsed().as_secs_f64() * 1e3);
+    Ok(())
+}
+
+/// `--save-snapshot SNAP`: after the run stopped.
+pub fn save(m: &Machine, args: &RunArgs, vm: Option<&VmFolder>, why: &str) -> Result<(), String> {
+    let Some(snap) = &args.save_snapshot else { return Ok(()) };
+    let p = snap_path(snap, vm)?;
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let desc = args.snapshot_description.clone().unwrap_or_else(|| format!("{why} at instruction {}", m.cpu.icount));
+    let t = std::time::Instant::now();
+    let size = x86lab::snapshot::save(m, &p, &desc).map_err(|e| e.to_string())?;
+    eprintln!("x86lab: saved snapshot {} ({size} bytes, {:.1} ms)", p.display(), t.elapsed().as_secs_f64() * 1e3);
+    Ok(())
+}
