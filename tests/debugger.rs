@@ -182,7 +182,7 @@ fn next_steps_over_a_call_and_the_guest_exit_is_reported() {
     let (out, _) = debug("realmode", "call-find", "catch io 0xe9\nc\nhistory 40\n");
     assert!(section(&out, "c").contains("I/O on port 0x00e9"), "{out}");
     let hist = section(&out, "history 40");
-    let call = hist.lines().filter(|l| l.contains(" call ")).last().unwrap_or_else(|| panic!("no call in:\n{hist}"));
+    let call = hist.lines().rfind(|l| l.contains(" call ")).unwrap_or_else(|| panic!("no call in:\n{hist}"));
     let at = call.split_whitespace().nth(1).expect("seg:off").to_string();
     let script = format!("until {at}\nnext\nset history 0\ndelete all\nc\nc\n");
     let (out, o) = debug("realmode", "call-next", &script);
@@ -324,4 +324,27 @@ impl WaitTimeout for std::process::Child {
         }
         self.wait_with_output().expect("wait")
     }
+}
+
+#[test]
+fn demo_os_mode_switch_can_be_stepped() {
+    // `x86lab debug` with no image boots the bundled demo OS through the built-in BIOS.
+    let path = tmp("demo.txt");
+    std::fs::write(&path, "catch mode\nc\nhistory 3\ncregs\nstep\nsregs\nc\ninfo pages\n").expect("script");
+    let o = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .current_dir(root())
+        .args(["debug", "--headless", "--debugcon", "none", "--serial", "none", "--script"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("x86lab starts");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(section(&out, "c").contains("mode change: real mode -> protected mode"), "{out}");
+    assert!(section(&out, "history 3").contains("mov cr0, eax"), "{out}");
+    assert!(section(&out, "cregs").contains("PE protection enable"), "{out}");
+    // The far jump after MOV CR0 loads CS from the GDT: the cache shows a 32-bit code segment.
+    assert!(section(&out, "sregs").contains("cs: 0x0008 (index 1, GDT, RPL 0)"), "{out}");
+    assert!(out.contains("-> protected mode, 32-bit paging"), "the kernel turns paging on:\n{out}");
+    assert!(section(&out, "info pages").contains("mapped range"), "{out}");
 }

@@ -254,7 +254,7 @@ impl Debugger {
             }
             if is_idt {
                 let name = crate::cpu::fault::vector_name(i as u8);
-                let name = if i < 32 && name != "interrupt" { format!(" {name}") } else { String::new() };
+                let name = if i < 32 && name.len() <= 4 { format!(" {name}") } else { String::new() };
                 let target = match d.sys_type() {
                     systype::TASK_GATE => None,
                     _ if d.is_segment() => None,

@@ -448,5 +448,5 @@ pub fn pf_short(e: u32) -> String {
             v.push(n);
         }
     }
-    if v.is_empty() { "none set".to_string() } else { v.join("|") }
+    if v.is_empty() { "no bits set (not present, read, supervisor)".to_string() } else { v.join("|") }
 }

@@ -228,7 +228,7 @@ impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Event::Exception { fault: Some(r), .. } => {
-                write!(f, "exception {} at {:04x}:{:08x}", r.fault, r.cs, r.eip)
+                write!(f, "exception {} (raised at {:04x}:{:08x})", r.fault, r.cs, r.eip)
             }
             Event::Exception { vector, fault: None } => {
                 write!(f, "exception {} ({})", vector_name(*vector), crate::cpu::fault::vector_description(*vector))
@@ -478,6 +478,12 @@ impl Debugger {
 
     /// The instruction bytes at a linear address (up to 15, 0xFF where unmapped).
     pub fn code_bytes(&self, lin: u32) -> [u8; 15] {
+        if lin & 0xFFF <= 0x1000 - 15
+            && let Ok(p) = self.lin_to_phys(lin)
+        {
+            // One page: one translation, one read.
+            return self.m.bus.mem.read_n::<15>(p);
+        }
         let mut b = [0xFFu8; 15];
         let mut page = u32::MAX;
         let mut phys = None;
@@ -687,7 +693,14 @@ impl Debugger {
         let io_pre = self.io_counts();
         let want_insn = self.history_cap > 0 || self.trace.is_some() || self.has_catches();
         let bytes = if want_insn { Some(self.code_bytes(pre_lin)) } else { None };
-        let len = bytes.and_then(|b| disasm::decode(&b, bits, pre_eip as u64)).map(|i| i.len() as u32);
+        // INT n, INT3, INTO, INT1 (after any prefixes): the steps that can deliver a software
+        // interrupt. Checked on the raw bytes, so no step pays for a decode.
+        let int_insn = bytes.is_some_and(|b| {
+            let op = b
+                .iter()
+                .find(|x| !matches!(x, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3));
+            matches!(op, Some(0xCC | 0xCD | 0xCE | 0xF1))
+        });
         if self.trace.is_some() && !pre_halted {
             let line = self.trace_line(pre_lin, bytes.as_ref());
             if let Some(t) = &mut self.trace {
@@ -713,8 +726,10 @@ impl Debugger {
         let cs = cpu.seg[Seg::Cs as usize].selector;
         let progressed = cpu.icount != pre_icount || cs != pre_cs || cpu.eip != pre_eip;
         let no_insn = cpu.icount == pre_icount;
-        let irregular = cs != pre_cs || len.is_none_or(|l| cpu.eip != pre_eip.wrapping_add(l));
-        if irregular && progressed && (want_insn || no_insn) {
+        // An external interrupt is delivered in a step of its own (no instruction counted); a
+        // fault while delivering one counts as an instruction but is an exception event too.
+        let maybe_int = (no_insn && progressed) || int_insn || (want_insn && !events.is_empty());
+        if maybe_int {
             for v in 0..256usize {
                 let now = cpu.interrupt_counts[v];
                 if now != self.int_seen[v] {
@@ -803,7 +818,7 @@ impl Debugger {
                 }),
                 CatchKind::Exception(v) => events.iter().find_map(|e| match e {
                     Event::Exception { vector, fault } if v.is_none_or(|v| v == *vector) => Some(match fault {
-                        Some(r) => format!("{} at {:04x}:{:08x}", r.fault, r.cs, r.eip),
+                        Some(r) => format!("{} (raised at {:04x}:{:08x})", r.fault, r.cs, r.eip),
                         None => format!("exception {}", vector_name(*vector)),
                     }),
                     _ => None,
