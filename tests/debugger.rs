@@ -348,3 +348,78 @@ fn demo_os_mode_switch_can_be_stepped() {
     assert!(out.contains("-> protected mode, 32-bit paging"), "the kernel turns paging on:\n{out}");
     assert!(section(&out, "info pages").contains("mapped range"), "{out}");
 }
+
+#[test]
+fn ctrl_c_pauses_a_running_guest() {
+    // The demo OS never ends: `c` runs until SIGINT, then the script goes on.
+    let path = tmp("ctrlc.txt");
+    std::fs::write(&path, "set history 0\nc\nregs\nquit 7\n").expect("script");
+    let child = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .current_dir(root())
+        .args(["debug", "--headless", "--debugcon", "none", "--serial", "none", "--script"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("x86lab starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let o = child.wait_with_output_timeout();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(7), "{}", describe(&o));
+    assert!(section(&out, "c").contains("stopped: interrupted"), "{out}");
+    assert!(section(&out, "regs").contains("eip="), "{out}");
+}
+
+#[test]
+fn debug_serves_gdb_then_the_repl_takes_over() {
+    if !gdb_available() {
+        eprintln!("NOTICE: gdb is not installed; skipping the gdb stub test (CI installs gdb)");
+        return;
+    }
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let path = tmp("after-gdb.txt");
+    std::fs::write(&path, "breaks\nregs\n").expect("script");
+    let mut x = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .current_dir(root())
+        .args(["debug", "--bios", "roms/tests/realmode.bin", "--headless", "--debugcon", "none", "--gdb", &addr])
+        .arg("--script")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("x86lab starts");
+    let stderr = x.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("waiting for gdb") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("x86lab waits for gdb");
+    let g = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex", "set architecture i386", "-ex", &format!("target remote {addr}")])
+        .args(["-ex", "stepi", "-ex", "stepi", "-ex", "monitor catch #UD", "-ex", "monitor where", "-ex", "detach"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("gdb runs");
+    let gout = format!("{}{}", String::from_utf8_lossy(&g.stdout), String::from_utf8_lossy(&g.stderr));
+    let o = x.wait_with_output_timeout();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{}\n--- gdb ---\n{gout}", describe(&o));
+    assert!(gout.contains("catchpoint 1: exception #UD"), "{gout}");
+    assert!(gout.contains("=> f000:"), "monitor where:\n{gout}");
+    assert!(out.contains("gdb detached"), "{out}");
+    // The REPL sees what gdb did: two steps from the reset vector, and the catchpoint.
+    assert!(section(&out, "breaks").contains("catchpoint"), "{out}");
+    assert!(!section(&out, "regs").contains("eip=0000fff0"), "{out}");
+}
