@@ -40,6 +40,8 @@ pub mod info;
 pub mod memory;
 pub mod repl;
 pub mod symbols;
+#[cfg(test)]
+mod tests;
 
 use crate::cpu::fault::vector_name;
 use crate::cpu::paging::PagingMode;

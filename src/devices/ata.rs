@@ -27,17 +27,18 @@
 //! - SRST: BSY while asserted, then the ATA signature (sector count 1, LBA low 1, mid 0, high 0,
 //!   device 0), error = 01h (diagnostics passed), status DRDY|DSC, device 0 selected.
 //!   EXECUTE DEVICE DIAGNOSTIC does the same and interrupts.
-//! - Commands: IDENTIFY DEVICE (a complete word 0-255 block with checksum: model "x86lab
-//!   HARDDISK", serial, firmware, default and current CHS, LBA, LBA28 and LBA48 capacities,
-//!   READ/WRITE MULTIPLE up to [`MAX_MULTIPLE`] sectors, PIO modes 3/4), READ/WRITE SECTORS
-//!   (20h/21h, 30h/31h), READ/WRITE SECTORS EXT (24h/34h), READ/WRITE MULTIPLE (C4h/C5h) and
-//!   their EXT forms (29h/39h), SET MULTIPLE MODE (C6h; 0 disables, powers of two up to 16, as
-//!   QEMU), READ VERIFY SECTORS (40h/41h, 42h EXT), SEEK (7xh), RECALIBRATE (1xh), INITIALIZE
-//!   DEVICE PARAMETERS (91h), SET FEATURES (EFh: write cache on/off, PIO transfer modes,
-//!   look-ahead, revert-to-defaults, the legacy ECC/retry subcommands), FLUSH CACHE (E7h/EAh →
-//!   [`Disk::flush`]), CHECK POWER MODE (E5h, always active) and the IDLE/STANDBY (E0h-E3h)
-//!   commands as no-ops. Everything else — NOP, PACKET, IDENTIFY PACKET DEVICE, DEVICE RESET,
-//!   the DMA commands — ends with ERR and ABRT, as an ATA disk without those features does.
+//! - Commands: IDENTIFY DEVICE (a complete word 0-255 block with checksum, words 4-5 filled as
+//!   ATA-1 defined them, as Bochs and QEMU do; model "x86lab HARDDISK", serial, firmware, default
+//!   and current CHS, LBA, LBA28 and LBA48 capacities, READ/WRITE MULTIPLE up to [`MAX_MULTIPLE`]
+//!   sectors, PIO modes 3/4), READ/WRITE SECTORS (20h/21h, 30h/31h), READ/WRITE SECTORS EXT
+//!   (24h/34h), READ/WRITE MULTIPLE (C4h/C5h) and their EXT forms (29h/39h), SET MULTIPLE MODE
+//!   (C6h; 0 disables, powers of two up to 16, as QEMU), READ VERIFY SECTORS (40h/41h, 42h EXT),
+//!   SEEK (7xh), RECALIBRATE (1xh), INITIALIZE DEVICE PARAMETERS (91h), SET FEATURES (EFh: write
+//!   cache on/off, PIO transfer modes, look-ahead, revert-to-defaults, the legacy ECC/retry
+//!   subcommands), FLUSH CACHE (E7h/EAh → [`Disk::flush`]), CHECK POWER MODE (E5h, always active)
+//!   and the IDLE/STANDBY (E0h-E3h) commands as no-ops. Everything else — NOP, PACKET, IDENTIFY
+//!   PACKET DEVICE, DEVICE RESET, the DMA commands — ends with ERR and ABRT, as an ATA disk without
+//!   those features does.
 //! - Addressing: CHS through the current geometry (INITIALIZE DEVICE PARAMETERS), LBA28 and
 //!   LBA48. A range past the end of the disk or an impossible CHS ends with ERR and IDNF (the
 //!   whole range is checked before any data moves, as QEMU does) and the registers naming the
@@ -462,6 +463,10 @@ impl AtaDrive {
         w[1] = d.cylinders as u16;
         w[2] = 0xC837; // no SET FEATURES spin-up needed; IDENTIFY response complete
         w[3] = d.heads as u16;
+        // Words 4-5 (ATA-1: unformatted bytes per track and per sector; retired since ATA-4) as
+        // Bochs and QEMU fill them: Bochs's BIOS takes word 5 as the PIO block size.
+        w[4] = (SECTOR_SIZE as u32 * d.sectors).min(0xFFFF) as u16;
+        w[5] = SECTOR_SIZE as u16;
         w[6] = d.sectors as u16;
         put_string(&mut w[10..20], &self.serial);
         w[22] = 4; // obsolete: ECC bytes for READ/WRITE LONG
@@ -1163,6 +1168,7 @@ mod tests {
         assert_eq!(ch.read8(BASE + 7), 0x50, "DRQ drops after 256 words");
         assert_eq!(word(&id, 0), 0x0040);
         assert_eq!((word(&id, 1), word(&id, 3), word(&id, 6)), (130, 16, 63));
+        assert_eq!((word(&id, 4), word(&id, 5)), (63 * 512, 512), "ATA-1 unformatted bytes per track, sector");
         assert_eq!(string(&id, 27, 47).trim_end(), MODEL);
         assert_eq!(string(&id, 10, 20).trim_end(), "X86LAB-01F0-0");
         assert_eq!(string(&id, 23, 27).trim_end(), env!("CARGO_PKG_VERSION"));

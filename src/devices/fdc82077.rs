@@ -36,12 +36,26 @@
 //! pulse that never comes until the driver timed out and reset it.
 //!
 //! The **data rate** (DSR/CCR) must suit the medium ([`FloppyType::data_rate_mask`]), which is
-//! how BIOSes sense 720K vs 1.44M media; **seeks** are explicit (or implied with CONFIGURE EIS):
-//! a READ DATA whose C differs from the track under the head fails with ND/WC. A drive has a
-//! physical head position apart from the FDC's PCN register, so reset-without-recalibrate
-//! confusion happens as on hardware. RECALIBRATE gives up after 79 steps (ST0 EC), which is also
-//! how an absent drive shows (no TRK0 ever). The **disk change** line (DIR bit 7) is set when a
-//! medium is inserted or ejected and cleared by a step pulse with a medium present.
+//! how BIOSes sense 720K vs 1.44M media. A drive has a physical head position apart from the
+//! FDC's PCN register, so reset-without-recalibrate confusion happens as on hardware: a READ
+//! DATA whose C differs from the track under the head fails with ND/WC. RECALIBRATE gives up
+//! after 79 steps (ST0 EC), which is also how an absent drive shows (no TRK0 ever). The **disk
+//! change** line (DIR bit 7) is set when a medium is inserted or ejected and cleared by a step
+//! pulse with a medium present.
+//!
+//! # Where x86lab does what Bochs and QEMU do, not what the datasheet says
+//! Bochs's BIOS (`BIOS-bochs-legacy`, rombios.c) was written for emulated controllers and counts
+//! on three of their habits; x86lab has them too, so that BIOS boots (tests/bios_compat.rs):
+//! - **Power-on data rate 500 kb/s** (DRATE 0, QEMU's reset value). The 82077AA datasheet gives
+//!   DSR = 02h (250 kb/s) after a hardware reset; rombios never writes the CCR and reads 1.44M
+//!   media at whatever rate the controller starts with. A software reset keeps the rate.
+//! - **Implied seek always**: READ DATA and WRITE DATA first step the head from PCN to the
+//!   command's C, as with CONFIGURE EIS = 1 (Bochs and QEMU never check the cylinder against the
+//!   head). rombios issues no SEEK before a transfer. Because the steps are counted from PCN, a
+//!   head out of step with PCN still ends up on the wrong track (ND/WC).
+//! - **The track ends at its last sector** even when EOT is larger: rombios sends EOT = R + count
+//!   − 1, so a read that runs past sector 18 of a 1.44M track (MT) goes on with head 1, sector 1,
+//!   as in Bochs and QEMU, where a real controller would look for sector 19 and fail with ND.
 //!
 //! # Interrupts
 //! `INT` is a level ([`Fdc82077::irq_level`]) gated by DOR DMA GATE (AT mode). It is raised by:
@@ -351,7 +365,8 @@ pub struct FdcState {
     pub dor: u8,
     /// Tape drive register (bits 1-0).
     pub tdr: u8,
-    /// DRATE SEL, from DSR or CCR: 0 = 500 kb/s, 1 = 300, 2 = 250, 3 = 1000.
+    /// DRATE SEL, from DSR or CCR: 0 = 500 kb/s, 1 = 300, 2 = 250, 3 = 1000. Power-on: 0 (see
+    /// the module docs: the datasheet says 2, Bochs's BIOS needs 0).
     pub drate: u8,
     /// DSR PRECOMP bits 4-2.
     pub precomp: u8,
@@ -409,7 +424,7 @@ impl Default for FdcState {
         FdcState {
             dor: 0,
             tdr: 0,
-            drate: 2,
+            drate: 0,
             precomp: 0,
             power_down: false,
             srt: 0,
@@ -942,9 +957,8 @@ impl Fdc82077 {
         let (ds, hd) = (c[1] & 3, (c[1] >> 2) & 1);
         let (cyl, h, r, n, eot) = (c[2], c[3], c[4], c[5], c[6]);
         self.state.sc_eot = eot;
-        if self.state.eis {
-            self.seek(ds, cyl);
-        }
+        // The implied seek, whatever CONFIGURE EIS says (as Bochs and QEMU do; see the module docs).
+        self.seek(ds, cyl);
         if op == TransferOp::Write {
             let protected = match self.disk(ds as usize) {
                 Some(d) => d.is_readonly(),
@@ -959,6 +973,8 @@ impl Fdc82077 {
             Ok(lba) => lba,
             Err(miss) => return self.finish(st0::IC_ABNORMAL, miss, ds, hd, [cyl, h, r, n]),
         };
+        // The track ends at its last sector even if EOT is larger (as in Bochs and QEMU).
+        let last = self.disk(ds as usize).and_then(|d| d.floppy_type()).map_or(eot, |f| f.geometry().sectors as u8);
         let mut t = Transfer {
             op,
             drive: ds,
@@ -967,7 +983,7 @@ impl Fdc82077 {
             h,
             r,
             n,
-            eot,
+            eot: eot.min(last),
             mt,
             dma: !self.state.nd,
             tc: false,

@@ -60,10 +60,20 @@
 //! | 0x15-0x16 | [`CMOS_BASE_MEMORY_LOW`]: base memory in KB (640) |
 //! | 0x17-0x18 | [`CMOS_EXTENDED_MEMORY_LOW`]: memory above 1 MB in KB (at most 65535) |
 //! | 0x19, 0x1A | [`CMOS_DISK0_EXTENDED_TYPE`], [`CMOS_DISK1_EXTENDED_TYPE`]: type 47 = user-defined |
+//! | 0x1B-0x23 | [`CMOS_DISK0_PARAMS`]: disk 0's type-47 parameters (cylinders, heads, write precompensation, control byte, landing zone, sectors per track) |
+//! | 0x24-0x2C | [`CMOS_DISK1_PARAMS`]: the same for disk 1 |
 //! | 0x2E-0x2F | [`CMOS_CHECKSUM_HIGH`]: sum of bytes 0x10-0x2D, high byte first |
 //! | 0x30-0x31 | [`CMOS_POST_EXTENDED_MEMORY_LOW`]: memory above 1 MB in KB, as found by POST |
 //! | 0x32 | [`CMOS_CENTURY`]: the century in BCD |
 //! | 0x34-0x35 | [`CMOS_HIGH_MEMORY_LOW`]: memory above 16 MB in 64 KB units |
+//! | 0x39 | [`CMOS_ATA_TRANSLATION`]: BIOS CHS translation per ATA disk, 2 bits each (0 none, 1 LBA) |
+//!
+//! The type-47 parameter block is where AT BIOSes keep a user-defined drive type, and where
+//! Bochs's BIOS builds its fixed disk parameter tables (INT 41h/46h) from; 0x39 is the Bochs and
+//! QEMU convention their BIOSes read. x86lab fills the block as QEMU does (no write
+//! precompensation, landing zone on the last cylinder, control byte C0h plus 08h above 8 heads)
+//! and asks for LBA translation (the LBA-assist geometry x86lab's own BIOS always uses) for a
+//! disk of more than 1024 cylinders, none otherwise.
 //!
 //! # Wiring (for the machine)
 //! ```text
@@ -93,6 +103,7 @@
 //! assert_eq!(read(&mut rtc, 0x02, Tick::from_secs(61)), 0x01);
 //! ```
 
+use crate::devices::disk::Chs;
 use crate::machine::clock::Tick;
 use serde::{Deserialize, Serialize};
 
@@ -193,6 +204,14 @@ pub const CMOS_EXTENDED_MEMORY_HIGH: u8 = 0x18;
 pub const CMOS_DISK0_EXTENDED_TYPE: u8 = 0x19;
 /// Disk 1 extended type (when its nibble in 0x12 is 0xF).
 pub const CMOS_DISK1_EXTENDED_TYPE: u8 = 0x1A;
+/// Disk 0's type-47 parameter block (9 bytes): cylinders (word), heads, write precompensation
+/// cylinder (word), control byte (bit 3: more than 8 heads), landing zone (word), sectors per
+/// track.
+pub const CMOS_DISK0_PARAMS: u8 = 0x1B;
+/// Disk 1's type-47 parameter block.
+pub const CMOS_DISK1_PARAMS: u8 = 0x24;
+/// BIOS CHS translation of the four ATA disks, 2 bits each from bit 0 (0 none, 1 LBA, 2 large).
+pub const CMOS_ATA_TRANSLATION: u8 = 0x39;
 /// Checksum of 0x10-0x2D, high byte.
 pub const CMOS_CHECKSUM_HIGH: u8 = 0x2E;
 /// Checksum of 0x10-0x2D, low byte.
@@ -464,6 +483,10 @@ pub struct CmosConfig {
     /// Hard disks 0 and 1 present (recorded as type 0xF / 47; the BIOS asks the drive for its
     /// geometry).
     pub hard_disks: [bool; 2],
+    /// The geometry of each ATA disk (primary master, primary slave, secondary master, secondary
+    /// slave) as IDENTIFY DEVICE reports it: the type-47 parameters of disks 0 and 1 and the
+    /// translation byte.
+    pub hard_disk_geometry: [Option<Chs>; 4],
     /// A math coprocessor is present (equipment byte bit 1).
     pub fpu: bool,
 }
@@ -843,6 +866,28 @@ impl RtcCmos {
             equipment |= 0x01 | (floppies - 1) << 6;
         }
         self.set_nvram(CMOS_EQUIPMENT, equipment);
+        for (base, chs) in [(CMOS_DISK0_PARAMS, cfg.hard_disk_geometry[0]), (CMOS_DISK1_PARAMS, cfg.hard_disk_geometry[1])]
+        {
+            let c = chs.unwrap_or(Chs::new(0, 0, 0));
+            let cyl = c.cylinders.min(0xFFFF) as u16;
+            let heads = c.heads.min(0xFF) as u8;
+            let [cl, ch] = cyl.to_le_bytes();
+            // Write precompensation "none" (FFFFh), retries off (control bits 7-6) and the landing
+            // zone on the last cylinder, as QEMU records them; 0 throughout for an absent disk.
+            let (precomp, control, landing) = match chs {
+                Some(_) => (0xFFFFu16, 0xC0 | if heads > 8 { 0x08 } else { 0 }, cyl),
+                None => (0, 0, 0),
+            };
+            let [pl, ph] = precomp.to_le_bytes();
+            let [ll, lh] = landing.to_le_bytes();
+            for (i, v) in [cl, ch, heads, pl, ph, control, ll, lh, c.sectors.min(0xFF) as u8].into_iter().enumerate() {
+                self.set_nvram(base + i as u8, v);
+            }
+        }
+        let translation = cfg.hard_disk_geometry.iter().enumerate().fold(0u8, |t, (i, chs)| {
+            t | (chs.is_some_and(|c| c.cylinders > 1024) as u8) << (2 * i)
+        });
+        self.set_nvram(CMOS_ATA_TRANSLATION, translation);
         for (low, value) in [
             (CMOS_BASE_MEMORY_LOW, base),
             (CMOS_EXTENDED_MEMORY_LOW, extended),
@@ -1216,6 +1261,7 @@ mod tests {
             ram_bytes: 64 << 20,
             floppies: [FloppyType::Mb1_44, FloppyType::None],
             hard_disks: [true, false],
+            hard_disk_geometry: [Some(Chs::new(2048, 16, 63)), None, None, None],
             fpu: true,
         });
         assert_eq!(rtc.nvram(CMOS_FLOPPY_TYPES), 0x40);
@@ -1227,17 +1273,27 @@ mod tests {
         assert_eq!((rtc.nvram(0x17), rtc.nvram(0x18)), (0x00, 0xFC), "63 MB = 64512 KB");
         assert_eq!((rtc.nvram(0x30), rtc.nvram(0x31)), (0x00, 0xFC));
         assert_eq!((rtc.nvram(0x34), rtc.nvram(0x35)), (0x00, 0x03), "48 MB / 64 KB = 768");
+        let disk0: Vec<u8> = (0x1B..=0x23).map(|i| rtc.nvram(i)).collect();
+        assert_eq!(disk0, [0x00, 0x08, 16, 0xFF, 0xFF, 0xC8, 0x00, 0x08, 63], "type-47 parameters of disk 0");
+        assert!((0x24..=0x2C).all(|i| rtc.nvram(i) == 0), "no disk 1");
+        assert_eq!(rtc.nvram(CMOS_ATA_TRANSLATION), 0x01, "2048 cylinders: LBA translation");
         let sum: u16 = (0x10..=0x2D).map(|i| rtc.nvram(i) as u16).sum();
         assert_eq!(u16::from_be_bytes([rtc.nvram(0x2E), rtc.nvram(0x2F)]), sum);
-        assert_eq!(sum, 0x40 + 0xF0 + 47 + 0x03 + 0x80 + 0x02 + 0xFC);
+        let params = 0x08 + 16 + 0xFF + 0xFF + 0xC8 + 0x08 + 63;
+        assert_eq!(sum, 0x40 + 0xF0 + 47 + 0x03 + 0x80 + 0x02 + 0xFC + params);
 
         // Small and huge machines.
         rtc.fill_pc_cmos(&CmosConfig {
             ram_bytes: 512 << 10,
             floppies: [FloppyType::Mb1_2, FloppyType::Kb720],
             hard_disks: [false, true],
+            hard_disk_geometry: [None, Some(Chs::new(4, 8, 63)), None, Some(Chs::new(16383, 16, 63))],
             fpu: false,
         });
+        assert!((0x1B..=0x23).all(|i| rtc.nvram(i) == 0), "no disk 0");
+        let disk1: Vec<u8> = (0x24..=0x2C).map(|i| rtc.nvram(i)).collect();
+        assert_eq!(disk1, [4, 0, 8, 0xFF, 0xFF, 0xC0, 4, 0, 63], "type-47 parameters of disk 1");
+        assert_eq!(rtc.nvram(CMOS_ATA_TRANSLATION), 0x40, "only the secondary slave needs LBA translation");
         assert_eq!(rtc.nvram(CMOS_EQUIPMENT), 0x41, "two floppies");
         assert_eq!(rtc.nvram(CMOS_FLOPPY_TYPES), 0x23);
         assert_eq!(rtc.nvram(CMOS_HARD_DISK_TYPES), 0x0F);

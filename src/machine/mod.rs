@@ -24,7 +24,7 @@ use crate::cpu::{Cpu, CpuBus, Eflags, RunExit};
 use crate::devices::ata::AtaChannel;
 use crate::devices::debugcon::{DEBUGCON_PORT, DebugCon, Sink};
 use crate::devices::debugexit::{DEBUGEXIT_PORT, DebugExit};
-use crate::devices::disk::Disk;
+use crate::devices::disk::{Chs, Disk};
 use crate::devices::dma8237::Dma8237;
 use crate::devices::fdc82077::{FDC_DMA_CHANNEL, Fdc82077};
 use crate::devices::kbc8042::{self, Kbc8042, KbcEvent};
@@ -538,6 +538,8 @@ impl Machine {
             };
         }
         cmos.hard_disks = [cfg.hard_disks[0].is_some(), cfg.hard_disks[1].is_some()];
+        // The geometry each ATA disk reports in IDENTIFY DEVICE, for the type-47 fields.
+        cmos.hard_disk_geometry = std::array::from_fn(|i| cfg.hard_disks[i].as_ref().map(|d| Chs::ata_default(d.sectors())));
         let mut rtc = RtcCmos::new(cfg.rtc_unix);
         rtc.fill_pc_cmos(&cmos);
         rtc.set_nvram(CMOS_BOOT_ORDER, cfg.boot_order[0] as u8 | (cfg.boot_order[1] as u8) << 4);
@@ -635,10 +637,21 @@ impl Machine {
 
     /// Runs until the guest exits, halts for good, or `budget` instructions have executed.
     pub fn run(&mut self, budget: u64) -> Stop {
+        self.run_until(budget, Tick::NEVER)
+    }
+
+    /// [`Machine::run`], but guest time never passes `limit`: returns [`Stop::Budget`] once it
+    /// reaches `limit`. A CPU halted waiting for an interrupt skips time to the next device
+    /// event or to `limit`, whichever comes first, and with a finite `limit` a halted CPU that
+    /// only host input could wake (interrupts enabled, no device deadline) waits in guest time
+    /// too instead of ending the run. A front end that paces guest time to the wall clock calls
+    /// this with `limit` = the guest time that corresponds to "now" and sleeps when it returns
+    /// early (see `frontend::pacing`).
+    pub fn run_until(&mut self, budget: u64, limit: Tick) -> Stop {
         let end = self.cpu.icount.saturating_add(budget);
         loop {
             let left = end.saturating_sub(self.cpu.icount);
-            if left == 0 {
+            if left == 0 || self.now() >= limit {
                 return Stop::Budget;
             }
             self.bus.sync(self.cpu.icount);
@@ -649,12 +662,18 @@ impl Machine {
                 None => SLICE,
             }
             .min(left)
-            .min(SLICE);
+            .min(SLICE)
+            .min(self.bus.clock.instructions_until(self.cpu.icount, limit).max(1));
             let exit = self.cpu.run(&mut self.bus, n);
-            if let Some(stop) = self.settle(exit, input_open) {
+            if let Some(stop) = self.settle(exit, input_open, limit) {
                 return stop;
             }
         }
+    }
+
+    /// Guest time of the next device event (the earliest armed deadline), if any.
+    pub fn next_event(&self) -> Option<Tick> {
+        self.bus.sched.next().map(|(t, _)| t)
     }
 
     /// Executes one CPU step — one instruction, or the delivery of one external interrupt —
@@ -679,12 +698,13 @@ impl Machine {
         if exit == RunExit::Budget && self.cpu.halted && !(self.cpu.flags.get(Eflags::IF) && self.bus.intr()) {
             exit = RunExit::Halted;
         }
-        self.settle(exit, input_open)
+        self.settle(exit, input_open, Tick::NEVER)
     }
 
     /// Acts on why the CPU stopped running: the exit device, chipset events, HLT (skipping guest
     /// time to the next device event), a triple fault. `Some` when the run is over.
-    fn settle(&mut self, exit: RunExit, input_open: bool) -> Option<Stop> {
+    /// Guest time stops at `limit` (see [`Machine::run_until`]).
+    fn settle(&mut self, exit: RunExit, input_open: bool, limit: Tick) -> Option<Stop> {
         match exit {
             RunExit::Budget => {}
             RunExit::Stop => {
@@ -698,8 +718,9 @@ impl Machine {
                 // HLT: skip guest time to the next device event. With interrupts disabled,
                 // or nothing scheduled and no host input, nothing can ever wake the CPU.
                 let can_wake = self.cpu.flags.get(Eflags::IF);
-                match self.bus.sched.next() {
-                    Some((t, _)) if can_wake => {
+                match self.bus.sched.next().map(|(t, _)| t).or((limit != Tick::NEVER).then_some(limit)) {
+                    Some(t) if can_wake => {
+                        let t = t.min(limit);
                         // The time-stamp counter keeps counting through the skipped time, at the
                         // nominal rate.
                         let skipped = self.bus.clock.instructions_until(self.cpu.icount, t);
