@@ -146,7 +146,7 @@ pub const COMMANDS: &[Help] = &[
     Help {
         name: "catch",
         aliases: &[],
-        usage: "catch int [N] | catch exception [NAME|N] | catch #PF | catch mode | catch cpl | catch io PORT[-PORT]",
+        usage: "catch int [N] | catch exception [NAME|N] | catch #PF (or 14, pf) | catch mode | catch cpl | catch io PORT[-PORT]",
         summary: "stop when an event happens",
         detail: "int: an interrupt delivered (INT n or from the PIC) with vector N, or any. exception: any \
                  exception, or one by name (#GP, #PF, ...) or vector; `catch #PF` is short for it. mode: real, \
@@ -655,9 +655,9 @@ impl Debugger {
                 }
                 CatchKind::Io(lo as u16, hi as u16)
             }
-            w if w.starts_with('#') => {
+            w if w.starts_with('#') || exception_vector(w).is_ok() => {
                 if arg.is_some() {
-                    return Err("usage: catch #PF".into());
+                    return Err("usage: catch #PF (or catch 14, catch pf)".into());
                 }
                 CatchKind::Exception(Some(exception_vector(w)?))
             }

@@ -866,7 +866,8 @@ impl RtcCmos {
             equipment |= 0x01 | (floppies - 1) << 6;
         }
         self.set_nvram(CMOS_EQUIPMENT, equipment);
-        for (base, chs) in [(CMOS_DISK0_PARAMS, cfg.hard_disk_geometry[0]), (CMOS_DISK1_PARAMS, cfg.hard_disk_geometry[1])]
+        for (base, chs) in
+            [(CMOS_DISK0_PARAMS, cfg.hard_disk_geometry[0]), (CMOS_DISK1_PARAMS, cfg.hard_disk_geometry[1])]
         {
             let c = chs.unwrap_or(Chs::new(0, 0, 0));
             let cyl = c.cylinders.min(0xFFFF) as u16;
@@ -884,9 +885,11 @@ impl RtcCmos {
                 self.set_nvram(base + i as u8, v);
             }
         }
-        let translation = cfg.hard_disk_geometry.iter().enumerate().fold(0u8, |t, (i, chs)| {
-            t | (chs.is_some_and(|c| c.cylinders > 1024) as u8) << (2 * i)
-        });
+        let translation = cfg
+            .hard_disk_geometry
+            .iter()
+            .enumerate()
+            .fold(0u8, |t, (i, chs)| t | (chs.is_some_and(|c| c.cylinders > 1024) as u8) << (2 * i));
         self.set_nvram(CMOS_ATA_TRANSLATION, translation);
         for (low, value) in [
             (CMOS_BASE_MEMORY_LOW, base),

@@ -539,7 +539,8 @@ impl Machine {
         }
         cmos.hard_disks = [cfg.hard_disks[0].is_some(), cfg.hard_disks[1].is_some()];
         // The geometry each ATA disk reports in IDENTIFY DEVICE, for the type-47 fields.
-        cmos.hard_disk_geometry = std::array::from_fn(|i| cfg.hard_disks[i].as_ref().map(|d| Chs::ata_default(d.sectors())));
+        cmos.hard_disk_geometry =
+            std::array::from_fn(|i| cfg.hard_disks[i].as_ref().map(|d| Chs::ata_default(d.sectors())));
         let mut rtc = RtcCmos::new(cfg.rtc_unix);
         rtc.fill_pc_cmos(&cmos);
         rtc.set_nvram(CMOS_BOOT_ORDER, cfg.boot_order[0] as u8 | (cfg.boot_order[1] as u8) << 4);
