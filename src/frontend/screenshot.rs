@@ -131,7 +131,9 @@ mod tests {
     use crate::machine::clock::Tick;
 
     fn frame(width: usize, height: usize, xr: usize, yr: usize, pixels: Vec<u32>) -> Frame {
-        Frame { width, height, x_repeat: xr, y_repeat: yr, pixels, ..Frame::default() }
+        let mut f = Frame::new();
+        (f.width, f.height, f.x_repeat, f.y_repeat, f.pixels) = (width, height, xr, yr, pixels);
+        f
     }
 
     #[test]
