@@ -1463,7 +1463,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "in-progress Bochs-BIOS compatibility change to the FDC at the session stop"]
     fn sector_not_found_and_wrong_cylinder() {
         let mut r = Rig::new(false);
         r.recal();
@@ -1472,17 +1471,26 @@ mod tests {
         assert_eq!(r.cmd(&[0xE6, 0x00, 0, 0, 0, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::ND, 0]);
         assert_eq!(r.cmd(&[0xE6, 0x00, 0, 1, 1, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::ND, 0], "H differs from HD");
         assert_eq!(r.cmd(&[0xE6, 0x00, 0, 0, 1, 3, 18, 0x1B, 0xFF])[..3], [0x40, st1::ND, 0], "N=3");
-        assert_eq!(r.cmd(&[0xE6, 0x00, 5, 0, 1, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::ND, st2::WC], "no implied seek");
-        assert_eq!(r.cmd(&[0xE6, 0x00, 0xFF, 0, 1, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::ND, st2::BC]);
+        // A head out of step with PCN (a reset without RECALIBRATE): the implied seek counts its
+        // steps from PCN, so the head lands on the wrong track.
+        r.seek(10, 0);
+        r.reset_controller();
+        assert_eq!(r.cmd(&[0xE6, 0x00, 5, 0, 1, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::ND, st2::WC]);
+        assert_eq!(r.fdc.state.drives[0].head_position, 15);
+        r.recal();
+        // Cylinder 255: the implied seek drives the head against its stop, off the medium.
+        assert_eq!(r.cmd(&[0xE6, 0x00, 0xFF, 0, 1, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::MA, 0]);
         // Beyond the last cylinder: unformatted.
+        r.recal();
+        r.recal();
         r.seek(82, 0);
         assert_eq!(r.cmd(&[0xE6, 0x00, 82, 0, 1, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::MA, 0]);
         // FM mode on an MFM disk.
         r.seek(0, 0);
         assert_eq!(r.cmd(&[0xA6, 0x00, 0, 0, 1, 2, 18, 0x1B, 0xFF])[..3], [0x40, st1::MA, 0]);
-        // Multi-sector read running off a short EOT into a missing sector.
+        // A multi-sector read starting at a sector the track does not have.
         r.dma_setup(0x1000, 3 * 512, true);
-        let res = r.cmd(&[0xE6, 0x00, 0, 0, 18, 2, 20, 0x1B, 0xFF]);
+        let res = r.cmd(&[0xE6, 0x00, 0, 0, 19, 2, 20, 0x1B, 0xFF]);
         assert_eq!(res, vec![0x40, st1::ND, 0, 0, 0, 19, 2]);
     }
 
@@ -1495,6 +1503,58 @@ mod tests {
         assert_eq!(r.cmd(&[0xE6, 0x00, 5, 0, 1, 2, 1, 0x1B, 0xFF])[0], 0x00);
         assert_eq!(sector_tag(&r.mem, 0x1000), 5 * 36);
         assert_eq!(r.fdc.state.pcn[0], 5);
+    }
+
+    /// What Bochs's BIOS relies on (module docs): 500 kb/s from power-on, kept by a software
+    /// reset; an implied seek without CONFIGURE EIS; a track that ends at its last sector when
+    /// EOT is larger.
+    #[test]
+    fn bochs_and_qemu_conventions() {
+        let mut f = Fdc82077::new();
+        assert_eq!(f.state.drate, 0, "power-on: 500 kb/s");
+        f.insert_disk(0, Disk::from_bytes(image_144(), false).unwrap()).unwrap();
+        let mut r = Rig { fdc: f, dma: Dma8237::new(), mem: vec![0; 0x20000] };
+        r.dma.write8(0xD6, 0xC0);
+        r.dma.write8(0xD4, 0x00);
+        r.fdc.write8(FDC_DOR, 0x1C);
+        for d in 0..4 {
+            assert_eq!(r.cmd(&[cmd::SENSE_INTERRUPT_STATUS]), vec![0xC0 | d, 0]);
+        }
+        assert_eq!(r.recal(), vec![0x20, 0]);
+        assert_eq!(r.cmd(&[0x4A, 0x00]), vec![0x00, 0, 0, 0, 0, 1, 2], "a 1.44M medium reads without a CCR write");
+        r.fdc.write8(FDC_CCR, 2);
+        r.fdc.write8(FDC_DOR, 0x18); // DOR software reset
+        r.fdc.write8(FDC_DOR, 0x1C);
+        for d in 0..4 {
+            assert_eq!(r.cmd(&[cmd::SENSE_INTERRUPT_STATUS]), vec![0xC0 | d, 0]);
+        }
+        assert_eq!(r.fdc.state.drate, 2, "a software reset keeps the rate");
+        r.fdc.reset();
+        assert_eq!(r.fdc.state.drate, 0, "a hardware reset goes back to 500 kb/s");
+        r.fdc.write8(FDC_DOR, 0x1C);
+        for d in 0..4 {
+            assert_eq!(r.cmd(&[cmd::SENSE_INTERRUPT_STATUS]), vec![0xC0 | d, 0]);
+        }
+
+        // READ DATA of cylinder 7 with the head on 0 and EIS = 0 (as rombios issues it).
+        r.recal();
+        r.dma_setup(0x1000, 512, true);
+        assert_eq!(r.cmd(&[0xE6, 0x00, 7, 0, 1, 2, 1, 0x1B, 0xFF]), vec![0x00, 0, 0, 7, 1, 1, 2]);
+        assert_eq!(sector_tag(&r.mem, 0x1000), 7 * 36);
+        assert_eq!((r.fdc.state.pcn[0], r.fdc.state.drives[0].head_position), (7, 7));
+
+        // rombios's EOT = R + count - 1 = 19: sectors 17, 18, then side 1 sector 1 (MT).
+        r.dma_setup(0x1000, 3 * 512, true);
+        let res = r.cmd(&[0xE6, 0x00, 7, 0, 17, 2, 19, 0x1B, 0xFF]);
+        assert_eq!(res, vec![0x04, 0, 0, 7, 1, 2, 2], "TC after side 1 sector 1: ST0 HD=1, next R=2");
+        for i in 0..3 {
+            assert_eq!(sector_tag(&r.mem, 0x1000 + i * 512), (7 * 36 + 16 + i) as u16);
+        }
+        // Without MT the track's end is the end of the command: EN, as at EOT.
+        r.dma_setup(0x1000, 3 * 512, true);
+        let res = r.cmd(&[0x66, 0x00, 7, 0, 17, 2, 19, 0x1B, 0xFF]);
+        assert_eq!(res, vec![0x40, st1::EN, 0, 8, 0, 1, 2]);
+        assert_eq!(r.fdc.state.sc_eot, 19, "DUMPREG still reports the EOT sent");
     }
 
     #[test]
