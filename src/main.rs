@@ -2,6 +2,7 @@
 //! Everything else lives in the library.
 
 use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -408,7 +409,10 @@ fn run(mut args: RunArgs) -> Result<u8, String> {
     let vm = vmcli::prepare(&mut args)?;
     let mut m = build_machine(&args)?;
     vmcli::restore(&mut m, &args, vm.as_ref())?;
-    if args.serial.as_deref().unwrap_or("stdio") == "stdio" {
+    // In a window started from a terminal, the keyboard is the window's and the terminal is
+    // kept for the debugger (the window's debugger key); a pipe still feeds COM1.
+    let window = !args.headless && args.gdb_addr().is_none();
+    if args.serial.as_deref().unwrap_or("stdio") == "stdio" && !(window && std::io::stdin().is_terminal()) {
         m.serial_input = Some(stdin_reader());
     }
     let start = Instant::now();
@@ -418,7 +422,7 @@ fn run(mut args: RunArgs) -> Result<u8, String> {
     }
     // `None`: the window was closed (or powered off) while the guest ran.
     let (mut m, stop) = match args.gdb_addr() {
-        None if !args.headless => run_window(m, &args)?,
+        None if !args.headless => run_window(m, &args, vm.as_ref())?,
         None => {
             let stop = m.run(args.max_instructions.unwrap_or(u64::MAX));
             (m, Some(stop))
@@ -486,14 +490,28 @@ fn run(mut args: RunArgs) -> Result<u8, String> {
 /// Runs the machine in a window (see `x86lab::frontend::window`); the reset hotkey builds a
 /// fresh machine from the same command line.
 #[cfg(feature = "window")]
-fn run_window(m: Machine, args: &RunArgs) -> Result<(Machine, Option<Stop>), String> {
+fn run_window(
+    m: Machine,
+    args: &RunArgs,
+    vm: Option<&x86lab::vm::VmFolder>,
+) -> Result<(Machine, Option<Stop>), String> {
     use x86lab::frontend::window;
-    let name = [&args.image, &args.fda, &args.hda, &args.bios]
+    // The snapshot hotkeys' file: "window" in a VM folder's snapshots/, else in the current folder.
+    let snapshot = match vm {
+        Some(f) => f.snapshot_path("window")?,
+        None => PathBuf::from("x86lab-window.snap"),
+    };
+    let disk = [&args.image, &args.fda, &args.fdb, &args.hda, &args.hdb, &args.hdc, &args.hdd, &args.bios]
         .into_iter()
         .flatten()
         .next()
         .and_then(|p| p.file_name())
-        .map_or("x86lab BIOS".to_string(), |n| n.to_string_lossy().into_owned());
+        .map(|n| n.to_string_lossy().into_owned());
+    let name = match (vm, disk) {
+        (Some(f), _) => f.name.clone(),
+        (None, Some(d)) => d,
+        (None, None) => "demo OS".to_string(),
+    };
     let again = args.clone();
     let factory: window::Factory = Box::new(move || build_machine(&again));
     let opts = window::Options {
@@ -501,6 +519,7 @@ fn run_window(m: Machine, args: &RunArgs) -> Result<(Machine, Option<Stop>), Str
         scale: args.scale,
         max_instructions: args.max_instructions,
         screenshot_dir: PathBuf::from("."),
+        snapshot,
     };
     let out = window::run(m, opts, Some(factory))?;
     let stop = match out.ending {
@@ -511,6 +530,10 @@ fn run_window(m: Machine, args: &RunArgs) -> Result<(Machine, Option<Stop>), Str
 }
 
 #[cfg(not(feature = "window"))]
-fn run_window(_m: Machine, _args: &RunArgs) -> Result<(Machine, Option<Stop>), String> {
+fn run_window(
+    _m: Machine,
+    _args: &RunArgs,
+    _vm: Option<&x86lab::vm::VmFolder>,
+) -> Result<(Machine, Option<Stop>), String> {
     Err("this x86lab was built without its window (cargo feature `window`): run with --headless".into())
 }

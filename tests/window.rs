@@ -6,8 +6,8 @@
 //! - No display: `x86lab run` without `--headless` says so, suggests `--headless` and exits 2.
 //! - A real window under Xvfb: kbdecho boots in it, xdotool types into the window through the X
 //!   server, and the test checks the guest's echo on its debug console, a capture of the window
-//!   taken from the X server (xwd), the host-key commands (pause, screenshot, reset, power off)
-//!   and the host CPU an idle guest costs. Skipped, with a notice, when Xvfb, xdotool or xwd is
+//!   taken from the X server (xwd), the host-key commands (pause, snapshot save and restore,
+//!   screenshot, reset, power off) and the host CPU an idle guest costs. Skipped, with a notice, when Xvfb, xdotool or xwd is
 //!   not installed (CI installs them: see .ci/run).
 
 use std::io::{BufRead, BufReader, Read};
@@ -296,11 +296,16 @@ fn a_real_window_under_xvfb_takes_typing_and_hotkeys() {
         let stderr = stderr.clone();
         let mut pipe = child.stderr.take().unwrap();
         std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            stderr.lock().unwrap().push_str(&s);
+            let mut buf = [0u8; 256];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                stderr.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
         });
     }
+    let err = || stderr.lock().unwrap().clone();
     let pid = child.id();
     let mut child = Reaped(child);
     let out = || stdout.lock().unwrap().clone();
@@ -335,6 +340,15 @@ fn a_real_window_under_xvfb_takes_typing_and_hotkeys() {
     wait_for("the echo of ok", long, || out().contains("Hello, World!\nok\n"));
     assert!(!out().contains("xyz"), "keys typed while paused reached the guest: {}", out());
 
+    // Snapshot save, a line typed, snapshot restore: the line is gone from the screen again.
+    xrun(&display, "xdotool", &["key", "Control_R+w"]);
+    wait_for("the snapshot to be saved", long, || err().contains("snapshot saved to x86lab-window.snap"));
+    xrun(&display, "xdotool", &["type", "--delay", "20", "zz"]);
+    xrun(&display, "xdotool", &["key", "Return"]);
+    wait_for("the echo of zz", long, || out().contains("ok\nzz\n"));
+    xrun(&display, "xdotool", &["key", "Control_R+l"]);
+    wait_for("the snapshot to be restored", long, || err().contains("snapshot restored from x86lab-window.snap"));
+
     // What the X server shows in the window: the banner and both lines, each dot 2x2.
     std::thread::sleep(Duration::from_millis(200));
     let shot = parse_xwd(&xrun(&display, "xwd", &["-id", &id, "-silent"]));
@@ -345,6 +359,10 @@ fn a_real_window_under_xvfb_takes_typing_and_hotkeys() {
     for row in (5..25).chain([1]) {
         assert_row(&shot, row, 2, "");
     }
+    // Row 4 has the cursor (scan lines 13-14 of its cell, when its blink phase shows it) and no
+    // longer "zz".
+    let row4 = row_of(&shot, 4, 2);
+    assert!(row4[..13 * 2 * 1440].iter().all(|&p| p == BLUE), "row 4 is blank above the cursor");
 
     // The screenshot hotkey writes the same picture at the display size (row 4 has the cursor,
     // whose blink phase may differ).
@@ -386,7 +404,7 @@ fn a_real_window_under_xvfb_takes_typing_and_hotkeys() {
         assert!(t0.elapsed() < Duration::from_secs(30), "x86lab did not end after power off");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let err = stderr.lock().unwrap().clone();
+    let err = err();
     assert_eq!(status.code(), Some(0), "stdout:\n{}\nstderr:\n{err}", out());
     assert!(err.contains("screenshot saved to ./x86lab-screenshot-1.png"), "{err}");
     let end = read_png(&end_png);

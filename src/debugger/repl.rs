@@ -69,7 +69,9 @@ fn run_line(dbg: &mut Debugger, line: &str) -> Option<i32> {
 /// the end of the input. Returns the process exit status.
 pub fn run(dbg: &mut Debugger, script: Option<&Path>) -> Result<i32, String> {
     install_ctrlc();
-    println!("x86lab debugger: the machine is paused before its first instruction. `help` lists the commands.");
+    let when =
+        if dbg.m.cpu.icount == 0 { "before its first instruction" } else { "where it was (the window's debugger key)" };
+    println!("x86lab debugger: the machine is paused {when}. `help` lists the commands.");
     println!("{}", dbg.where_line());
     if let Some(path) = script {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -34,9 +34,9 @@ pub const HOTKEYS: [(&str, &str); 9] = [
     ("S", "screenshot: x86lab-screenshot-N.png in the current directory"),
     ("R", "reset (power cycle: a new machine, the same disks)"),
     ("Q", "power off: end the run (exit status 0)"),
-    ("W", "save a snapshot"),
-    ("L", "restore the snapshot"),
-    ("D", "open the debugger"),
+    ("W", "save a snapshot: x86lab-window.snap (a VM folder: NAME/snapshots/window.snap)"),
+    ("L", "restore that snapshot"),
+    ("D", "open the debugger on x86lab's terminal (the window waits; `quit` gives it back)"),
     ("H", "list these keys"),
     ("F", "toggle pacing: real-time guest clock / as fast as possible"),
 ];

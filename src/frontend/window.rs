@@ -33,6 +33,7 @@ use crate::machine::{Machine, Stop};
 use minifb::{InputCallback, Key as HostKey, Window, WindowOptions};
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -50,6 +51,8 @@ pub struct Options {
     pub max_instructions: Option<u64>,
     /// Where the screenshot hotkey writes its files.
     pub screenshot_dir: PathBuf,
+    /// The snapshot file the save and restore hotkeys use.
+    pub snapshot: PathBuf,
 }
 
 /// How a window run ended.
@@ -221,6 +224,8 @@ struct Session {
     last_title: String,
     title_at: Instant,
     ending: Option<Ending>,
+    /// The debugger hotkey was pressed: [`run`] hands the machine to the debugger's REPL.
+    wants_debugger: bool,
 }
 
 /// Runs `m` in a window until the guest ends the run, the instruction budget is used up, or the
@@ -255,8 +260,22 @@ pub fn run(m: Machine, opts: Options, factory: Option<Factory>) -> Result<Outcom
         last_title: String::new(),
         title_at: now,
         ending: None,
+        wants_debugger: false,
     };
-    s.main_loop()?;
+    loop {
+        s.main_loop()?;
+        if !std::mem::take(&mut s.wants_debugger) {
+            break;
+        }
+        // The debugger's REPL on the terminal has the machine until `quit`; the window waits.
+        eprintln!("x86lab: the window waits while the debugger has the machine: `quit` gives it back");
+        let mut d = crate::debugger::Debugger::new(s.m);
+        if let Err(e) = crate::debugger::repl::run(&mut d, None) {
+            eprintln!("x86lab: debugger: {e}");
+        }
+        s.m = d.m;
+        s.back_from_debugger();
+    }
     let ending = s.ending.unwrap_or(Ending::Closed);
     Ok(Outcome { machine: s.m, ending })
 }
@@ -282,7 +301,7 @@ impl Session {
                 return Ok(());
             }
             self.handle_keys()?;
-            if self.ending.is_some() {
+            if self.ending.is_some() || self.wants_debugger {
                 return Ok(());
             }
             self.update_title();
@@ -301,7 +320,7 @@ impl Session {
         let target = if self.turbo { Tick::NEVER } else { self.pacer.guest_at(until) };
         loop {
             self.feed_keys();
-            let used = self.m.cpu.icount - self.start_icount;
+            let used = self.m.cpu.icount.saturating_sub(self.start_icount);
             let left = self.opts.max_instructions.map_or(u64::MAX, |max| max.saturating_sub(used));
             if left == 0 {
                 self.ending = Some(Ending::Stopped(Stop::Budget));
@@ -381,7 +400,7 @@ impl Session {
             if down && self.host_key {
                 if self.swallowed.insert(k) {
                     self.command(k)?;
-                    if self.ending.is_some() {
+                    if self.ending.is_some() || self.wants_debugger {
                         return Ok(());
                     }
                 }
@@ -469,9 +488,18 @@ impl Session {
                     _ => Ending::Closed,
                 });
             }
-            HostKey::W => self.say("snapshot save: not available yet".into()),
-            HostKey::L => self.say("snapshot restore: not available yet".into()),
-            HostKey::D => self.say("the debugger from the window: not available yet (use `x86lab debug`)".into()),
+            HostKey::W => self.save_snapshot(),
+            HostKey::L => self.restore_snapshot(),
+            HostKey::D => {
+                if std::io::stdin().is_terminal() {
+                    self.release_all();
+                    self.wants_debugger = true;
+                } else {
+                    self.say(
+                        "the debugger needs x86lab's terminal: start x86lab from one (or use `x86lab debug`)".into(),
+                    );
+                }
+            }
             HostKey::F => {
                 self.turbo = !self.turbo;
                 self.pacer.rebase(Instant::now(), self.m.now());
@@ -490,6 +518,52 @@ impl Session {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The snapshot save hotkey: the whole machine to [`Options::snapshot`].
+    fn save_snapshot(&mut self) {
+        let path = self.opts.snapshot.clone();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return self.say(format!("snapshot: {}: {e}", dir.display()));
+        }
+        let desc = format!("saved from the window at instruction {}", self.m.cpu.icount);
+        let msg = match crate::snapshot::save(&self.m, &path, &desc) {
+            Ok(size) => format!("snapshot saved to {} ({size} bytes)", path.display()),
+            Err(e) => format!("snapshot not saved: {e}"),
+        };
+        self.say(msg);
+    }
+
+    /// The snapshot restore hotkey: the machine as [`Options::snapshot`] holds it (a file that
+    /// does not fit this machine leaves it as it is).
+    fn restore_snapshot(&mut self) {
+        let path = self.opts.snapshot.clone();
+        self.release_all();
+        self.feed_keys();
+        match crate::snapshot::restore_into(&mut self.m, &path) {
+            Ok(s) => {
+                self.type_ahead.clear();
+                self.guest_down.clear();
+                self.frame = Frame::new();
+                self.start_icount = self.m.cpu.icount.min(self.start_icount);
+                self.state = RunState::Paused;
+                self.set_state(RunState::Running);
+                self.say(format!("snapshot restored from {} (instruction {})", path.display(), s.icount));
+            }
+            Err(e) => self.say(format!("snapshot not restored: {e}")),
+        }
+    }
+
+    /// After the debugger's REPL gave the machine back.
+    fn back_from_debugger(&mut self) {
+        self.frame = Frame::new();
+        self.host_key = false;
+        let state = self.state;
+        self.state = RunState::Paused;
+        self.set_state(if state == RunState::Paused { RunState::Paused } else { RunState::Running });
+        self.say("back from the debugger".into());
     }
 
     /// The reset hotkey: a power cycle with the factory, else a CPU reset.
@@ -540,7 +614,7 @@ impl Session {
                 let (n0, t0) = self.speed_mark;
                 let secs = now.duration_since(t0).as_secs_f64();
                 if secs > 0.0 {
-                    self.mips = (self.m.cpu.icount - n0) as f64 / secs / 1e6;
+                    self.mips = self.m.cpu.icount.saturating_sub(n0) as f64 / secs / 1e6;
                 }
                 self.speed_mark = (self.m.cpu.icount, now);
             }
