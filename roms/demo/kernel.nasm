@@ -119,7 +119,7 @@ kernel_main:
     call serial_init                    ; first, so that everything below reaches COM1 too
     call console_init
     KPRINT 10, "x86lab demo OS", 10
-    KPRINT "  boot: kernel loaded by the boot sector; A20 via "
+    KPRINT "  boot: loaded by the boot sector; A20 via "
     mov esi, msg_a20_bios
     cmp dword [BI_A20_METHOD], 1
     je .a20
