@@ -103,6 +103,9 @@ pub fn probe_display() -> Result<(usize, usize), String> {
         })?;
         // SAFETY: Xlib calls on a display pointer that was checked for null and closed once.
         unsafe {
+            // minifb calls XInitThreads, which must come before any other Xlib call of the
+            // process (after one, later connections fail at random); it is a no-op the second time.
+            (lib.XInitThreads)();
             let d = (lib.XOpenDisplay)(std::ptr::null());
             if d.is_null() {
                 return Err(format!(
@@ -177,11 +180,24 @@ struct Screen {
 impl Screen {
     fn open(title: &str, display: (usize, usize), scale: usize) -> Result<Screen, String> {
         let size = (display.0 * scale, display.1 * scale);
-        let mut window = Window::new(title, size.0, size.1, WindowOptions::default()).map_err(|e| {
-            format!(
-                "cannot open a window: {e}; run with --headless instead (add --screenshot FILE.png to see the screen)"
-            )
-        })?;
+        // Opening the display now and then fails right after another connection of the process
+        // was closed (seen with Xvfb): a few tries before giving up.
+        let mut tries = 0;
+        let mut window = loop {
+            match Window::new(title, size.0, size.1, WindowOptions::default()) {
+                Ok(w) => break w,
+                Err(e) if tries < 10 => {
+                    tries += 1;
+                    log::debug!("window: {e}; trying again ({tries})");
+                    std::thread::sleep(Duration::from_millis(20 * tries));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot open a window: {e}; run with --headless instead (add --screenshot FILE.png to see the screen)"
+                    ));
+                }
+            }
+        };
         window.set_target_fps(0);
         let edges = Rc::new(RefCell::new(Vec::new()));
         window.set_input_callback(Box::new(KeyEdges(edges.clone())));
