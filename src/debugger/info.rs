@@ -279,6 +279,13 @@ impl Debugger {
 
     pub fn info_gdt(&self) -> String {
         let c = &self.m.cpu;
+        // At reset GDTR is base 0, limit 0xFFFF (Intel SDM Vol. 3A 9.1.1, Table 9-1): decoding
+        // it would show the interrupt vector table and BIOS data as 8192 nonsense descriptors.
+        if c.mode() == Mode::Real && c.gdtr.base == 0 && c.gdtr.limit == 0xffff {
+            return "real mode: GDTR holds its reset value (base 0x00000000, limit 0xffff) and no LGDT has \
+                    loaded a table yet; real-mode segments do not use one\n"
+                .to_string();
+        }
         self.list_table("GDT", c.gdtr.base, c.gdtr.limit as u32, false)
     }
 
