@@ -88,6 +88,67 @@ fn assert_row(img: &Image, row: usize, scale: usize, text: &str) {
     assert_eq!(bad, 0, "text row {row} should show {text:?}: {bad} pixels differ");
 }
 
+/// Checks that text cells `col..` of text row `row` (9x16 cells, scale 1) show `text` in the
+/// VGA font, dots `fg` on `bg`.
+fn assert_cells(img: &Image, row: usize, col: usize, text: &str, fg: u32, bg: u32) {
+    let mut bad = 0;
+    for (i, ch) in text.bytes().enumerate() {
+        for line in 0..16 {
+            let bits = FONT_8X16[ch as usize * 16 + line];
+            for dot in 0..9 {
+                // The 9th dot repeats the 8th only for the line-graphics characters C0h-DFh.
+                let on = dot < 8 && bits & (0x80 >> dot) != 0;
+                let want = if on { fg } else { bg };
+                if img.pixel((col + i) * 9 + dot, row * 16 + line) != Some(want) {
+                    bad += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(bad, 0, "text row {row} from column {col} should show {text:?}: {bad} pixels differ");
+}
+
+/// The demo OS's own screen after boot, headless: its status line (white on blue, written by the
+/// kernel into video memory) and the shell's welcome line and prompt (light grey on black).
+#[test]
+fn headless_screenshot_of_the_demo_os_text_screen() {
+    const GREY: u32 = 0xAAAAAA;
+    let dir = temp_dir("demo-text");
+    let png = dir.join("demo.png");
+    let out = x86lab()
+        .args(["run", "--headless", "--serial", "none", "--max-instructions", "40000000", "--screenshot"])
+        .arg(&png)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "stopped by the budget: {}", describe(&out));
+    let img = read_png(&png);
+    assert_eq!((img.width, img.height), (720, 400), "80x25 text in 9x16 cells");
+    // roms/demo/kernel/console.inc: status_text, STATUS_ATTR = 1Fh (white on blue).
+    assert_cells(&img, 0, 0, " x86lab demo OS  |  counter task: ", WHITE, BLUE);
+    // The counter task's field: ten decimal digits, whatever the count has reached.
+    let digits: Vec<char> = (0..10)
+        .map(|i| {
+            (b'0'..=b'9')
+                .find(|&d| {
+                    let glyph = &FONT_8X16[d as usize * 16..d as usize * 16 + 16];
+                    (0..16).all(|line| {
+                        (0..8).all(|dot| {
+                            let on = glyph[line] & (0x80 >> dot) != 0;
+                            img.pixel((34 + i) * 9 + dot, line) == Some(if on { WHITE } else { BLUE })
+                        })
+                    })
+                })
+                .map_or('?', char::from)
+        })
+        .collect();
+    assert!(digits.iter().all(char::is_ascii_digit), "counter field: {digits:?}");
+    // roms/demo/user/shell.inc: the welcome line, then the prompt, in attribute 07h.
+    assert_cells(&img, 12, 0, "Welcome to the x86lab demo OS. Type 'help' for the commands.", GREY, 0);
+    assert_cells(&img, 13, 0, "demo> ", GREY, 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn headless_screenshot_of_a_text_screen() {
     let dir = temp_dir("text");
