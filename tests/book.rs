@@ -11,9 +11,19 @@
 //!    - `x86lab ARGS...`: the real binary (`CARGO_BIN_EXE_x86lab`), killed after 60 s;
 //!      `NAME=value` words before it set environment variables (`RUST_LOG=debug x86lab ...`);
 //!    - `echo $?`: prints the exit status of the previous command of the same block;
-//!    - `tools/build-labs --check` style commands are not run here: only the two above are.
+//!    - `ls`, `cat`, `cp`, `rm`, `mkdir`, `cmp`: the host's own tools, to look at and change the
+//!      files a lab creates (a VM folder, a snapshot, a disk image);
+//!    - anything else (`tools/build-labs --check`, `mdbook`) is not run: put it in a ```sh block.
 //!
 //!    Arguments are split at spaces; single or double quotes group words. No pipes, no globs.
+//!    A last `< FILE` gives the command FILE as its standard input (otherwise stdin is empty):
+//!    `x86lab run roms/demo/demo.img --headless < book/labs/shell-tour.txt` types a script into
+//!    the demo OS's shell over COM1.
+//!
+//!    Each block runs in a scratch folder of its own, removed afterwards, in which every entry
+//!    of the repository's root (`roms`, `book`, `bios`, ...) is a symbolic link: paths read as
+//!    from the repository root, while the files a lab creates (`x86lab new mybox`) stay in the
+//!    scratch folder and never collide with another block's or another test run's.
 //!
 //! 2. **Masking volatile output.** An expected line is compared literally, except:
 //!    - a line that is exactly `...` matches any number of lines (zero or more);
@@ -132,12 +142,38 @@ fn split_words(s: &str) -> Vec<String> {
     words
 }
 
-/// Runs one command line; returns (stdout followed by stderr, exit status).
-fn run(cmdline: &str, last_status: Option<i32>) -> Result<(String, i32), String> {
-    let words = split_words(cmdline);
+/// The host tools a session may run besides `x86lab` (see the module documentation).
+const HOST_TOOLS: [&str; 6] = ["ls", "cat", "cp", "rm", "mkdir", "cmp"];
+
+/// A scratch folder for one block: every entry of the repository's root linked into it.
+fn scratch_dir(tag: &str) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("x86lab-book-{}-{tag}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for e in fs::read_dir(root()).map_err(|e| e.to_string())?.flatten() {
+        let name = e.file_name();
+        if name == ".git" || name == "target" {
+            continue;
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(e.path(), dir.join(&name)).map_err(|e| e.to_string())?;
+        #[cfg(not(unix))]
+        return Err("the book's transcripts need symbolic links (a Unix host)".into());
+    }
+    Ok(dir)
+}
+
+/// Runs one command line in `cwd`; returns (stdout followed by stderr, exit status).
+fn run(cmdline: &str, cwd: &Path, last_status: Option<i32>) -> Result<(String, i32), String> {
+    let mut words = split_words(cmdline);
     if words == ["echo", "$?"] {
         let st = last_status.ok_or("`echo $?` with no command before it")?;
         return Ok((format!("{st}\n"), 0));
+    }
+    let mut stdin_file = None;
+    if words.len() >= 2 && words[words.len() - 2] == "<" {
+        stdin_file = words.pop();
+        words.pop();
     }
     let mut env = Vec::new();
     let mut rest = &words[..];
@@ -151,24 +187,31 @@ fn run(cmdline: &str, last_status: Option<i32>) -> Result<(String, i32), String>
         }
     }
     let Some((prog, args)) = rest.split_first() else { return Err("empty command".into()) };
-    if prog != "x86lab" {
-        return Err(format!("only `x86lab ...` and `echo $?` can be replayed, not `{prog}`"));
-    }
-    let dir =
-        std::env::temp_dir().join(format!("x86lab-book-{}-{:?}", std::process::id(), std::thread::current().id()));
-    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let (out_p, err_p) = (dir.join("stdout"), dir.join("stderr"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_x86lab"));
+    let mut cmd = if prog == "x86lab" {
+        Command::new(env!("CARGO_BIN_EXE_x86lab"))
+    } else if HOST_TOOLS.contains(&prog.as_str()) {
+        Command::new(prog)
+    } else {
+        return Err(format!("only `x86lab ...`, `echo $?` and {HOST_TOOLS:?} can be replayed, not `{prog}`"));
+    };
+    let out_dir = cwd.with_extension("out");
+    fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    let (out_p, err_p) = (out_dir.join("stdout"), out_dir.join("stderr"));
+    let stdin = match &stdin_file {
+        Some(f) => Stdio::from(fs::File::open(cwd.join(f)).map_err(|e| format!("< {f}: {e}"))?),
+        None => Stdio::null(),
+    };
     cmd.args(args)
-        .current_dir(root())
+        .current_dir(cwd)
         .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
+        .env("LC_ALL", "C")
+        .stdin(stdin)
         .stdout(fs::File::create(&out_p).map_err(|e| e.to_string())?)
         .stderr(fs::File::create(&err_p).map_err(|e| e.to_string())?);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start x86lab: {e}"))?;
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {prog}: {e}"))?;
     let start = Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
@@ -183,7 +226,7 @@ fn run(cmdline: &str, last_status: Option<i32>) -> Result<(String, i32), String>
     };
     let mut text = String::from_utf8_lossy(&fs::read(&out_p).unwrap_or_default()).into_owned();
     text.push_str(&String::from_utf8_lossy(&fs::read(&err_p).unwrap_or_default()));
-    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&out_dir);
     Ok((text, status.code().unwrap_or(-1)))
 }
 
@@ -256,6 +299,15 @@ fn lines_match(want: &[String], got: &[&str]) -> Result<(), String> {
 }
 
 fn check_session(s: &Session) -> Result<usize, String> {
+    let rel = s.file.strip_prefix(root().join("book/src")).unwrap_or(&s.file);
+    let file = rel.with_extension("").to_string_lossy().replace(['/', '\\'], "_");
+    let cwd = scratch_dir(&format!("{file}-{}", s.line))?;
+    let r = replay(s, &cwd);
+    let _ = fs::remove_dir_all(&cwd);
+    r
+}
+
+fn replay(s: &Session, cwd: &Path) -> Result<usize, String> {
     let mut last_status = None;
     let mut commands = 0;
     let mut i = 0;
@@ -276,7 +328,7 @@ fn check_session(s: &Session) -> Result<usize, String> {
         while want.last().is_some_and(|l| l.trim().is_empty()) {
             want.pop();
         }
-        let (out, status) = run(cmdline, last_status).map_err(|e| format!("`{cmdline}`: {e}"))?;
+        let (out, status) = run(cmdline, cwd, last_status).map_err(|e| format!("`{cmdline}`: {e}"))?;
         let got: Vec<&str> = out.lines().collect();
         lines_match(&want, &got).map_err(|e| format!("`{cmdline}`: {e}\n--- actual output ---\n{out}"))?;
         if !cmdline.trim().starts_with("echo") {
