@@ -414,6 +414,11 @@ fn run(mut args: RunArgs) -> Result<u8, String> {
     let window = !args.headless && args.gdb_addr().is_none();
     if args.serial.as_deref().unwrap_or("stdio") == "stdio" && !(window && std::io::stdin().is_terminal()) {
         m.serial_input = Some(stdin_reader());
+        // Headless with a pipe or file on stdin: paced input (bytes enter COM1 when the guest
+        // waits for them; the machine waits for the host), so a piped script gives the same
+        // run every time. A terminal, or a window that paces guest time to the wall clock,
+        // gets the bytes as they come.
+        m.serial_paced = !window && !std::io::stdin().is_terminal();
     }
     let start = Instant::now();
     if let Some(p) = &args.screenshot {

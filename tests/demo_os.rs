@@ -11,13 +11,13 @@
 //! - `boot_is_deterministic`: two runs without input and with the same instruction budget
 //!   print the same serial output and make the same port accesses and interrupts (the exit
 //!   accounting of `--stats`).
-//! - `piped_script_is_deterministic` (ignored, see its comment): a script piped on stdin
-//!   from the start gives the same output and instruction count twice.
+//! - `piped_script_is_deterministic`: a script piped on stdin from the start is read in full
+//!   (nothing lost while the BIOS boots) and gives the same output and instruction count twice.
 //! - `tools/build-demo --check` (when nasm is installed): the committed image is what the
 //!   sources build.
 //!
-//! The prompt `demo> ` ends without a newline and x86lab's stdout is line buffered, so the
-//! test waits for the last line of each command's output rather than for the prompt.
+//! The prompt `demo> ` ends without a newline; x86lab shows it when the guest goes idle, but the
+//! test waits for the last line of each command's output anyway, which says more.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -275,13 +275,12 @@ fn boot_is_deterministic() {
     assert_eq!(guest_stats(&sa), guest_stats(&sb), "port accesses or interrupts differ between two runs");
 }
 
-/// Ignored until x86lab holds host serial input while the guest's UART cannot take it: today a
-/// byte arriving while the receive buffer is full overruns it, and every byte of a piped
-/// script arrives during the BIOS's boot, long before the demo OS reads COM1 -- so the shell
-/// sees nothing and the run ends at the instruction budget. (Interactive use, as in
-/// `shell_over_serial`, works: there the input comes after the prompt.)
+/// A script piped on stdin from the start: x86lab's paced host input (headless, stdin not a
+/// terminal) holds each byte until the guest waits for input (the shell idle in HLT with the
+/// COM1 receive interrupt on), and waits for the host when the guest is ready first, so no byte
+/// is lost to the BIOS's set-up of COM1 and the run is a function of the input alone: the same
+/// output, instruction count and exits twice.
 #[test]
-#[ignore = "needs serial input that waits for the guest's UART instead of overrunning it"]
 fn piped_script_is_deterministic() {
     let script = b"help\nuptime\ntasks\ncat HELLO.TXT\npf\ngp\nuptime\nexit\n";
     let extra = ["--max-instructions", BUDGET, "--stats"];
@@ -290,6 +289,12 @@ fn piped_script_is_deterministic() {
     let text = String::from_utf8_lossy(&a.stdout);
     assert_eq!(a.status.code(), Some(1), "exit (0) ends the run with status 1:\n{text}");
     assert!(text.contains("Hello from the floppy!"), "{text}");
+    // Every byte arrived, in order: each command is echoed whole after a prompt.
+    let text = text.replace('\r', "");
+    for cmd in ["help", "uptime", "tasks", "cat HELLO.TXT", "pf", "gp", "exit"] {
+        assert!(text.contains(&format!("demo> {cmd}\n")), "{cmd} was not echoed whole:\n{text}");
+    }
+    assert!(!text.contains("unknown command"), "{text}");
     assert_eq!(a.stdout, b.stdout, "the serial output differs between two runs");
     let (sa, sb) = (String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
     assert_eq!(guest_stats(&sa), guest_stats(&sb), "instruction counts or exits differ between two runs");

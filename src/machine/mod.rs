@@ -112,6 +112,10 @@ pub struct PcBus {
     pub reset_requested: bool,
     /// The A20 line changed and the CPU has not been told yet.
     a20_changed: bool,
+    /// Reads of COM1's LSR in a row that found no data (DR = 0), with no other COM1 access in
+    /// between: a guest polling for input (paced host input, see [`Machine::serial_paced`]).
+    /// Host-side bookkeeping, not device state: not in snapshots.
+    pub com1_empty_polls: u32,
 }
 
 impl PcBus {
@@ -351,7 +355,12 @@ impl CpuBus for PcBus {
             rtc_cmos::RTC_INDEX | rtc_cmos::RTC_DATA => self.rtc.read(port, now) as u32,
             kbc8042::KBC_DATA | kbc8042::KBC_STATUS => self.kbc.read(port, now) as u32,
             PORT92 => self.port92.read() as u32,
-            0x3F8..=0x3FF => self.com1.read(port, now) as u32,
+            0x3F8..=0x3FF => {
+                let v = self.com1.read(port, now);
+                let empty_lsr = port == uart16550::COM1_BASE + uart16550::REG_LSR && v & 1 == 0;
+                self.com1_empty_polls = if empty_lsr { self.com1_empty_polls.saturating_add(1) } else { 0 };
+                v as u32
+            }
             0x2F8..=0x2FF => self.com2.read(port, now) as u32,
             0x00..=0x0F | 0x81..=0x8F | 0xC0..=0xDF => {
                 let v = self.dma.read8(port) as u32;
@@ -413,7 +422,10 @@ impl CpuBus for PcBus {
             rtc_cmos::RTC_INDEX | rtc_cmos::RTC_DATA => self.rtc.write(port, b, now),
             kbc8042::KBC_DATA | kbc8042::KBC_STATUS => self.kbc.write(port, b, now),
             PORT92 => self.port92.write(b),
-            0x3F8..=0x3FF => self.com1.write(port, b, now),
+            0x3F8..=0x3FF => {
+                self.com1_empty_polls = 0;
+                self.com1.write(port, b, now)
+            }
             0x2F8..=0x2FF => self.com2.write(port, b, now),
             0x00..=0x0F | 0x81..=0x8F | 0xC0..=0xDF => {
                 self.dma.write8(port, b);
@@ -512,7 +524,16 @@ pub struct Machine {
     pub triple_faults: u64,
     /// Host input for COM1 (e.g. a thread reading stdin); `None` when nothing is connected.
     pub serial_input: Option<Receiver<u8>>,
+    /// Paced host input: bytes from `serial_input` enter COM1 only at guest-determined moments
+    /// (see [`Machine::paced_input_point`]), and the machine waits for the host when the guest
+    /// is ready for a byte that has not come yet. Two runs with the same input then give the
+    /// same output and instruction counts, whatever the host's timing. Off: bytes enter as they
+    /// arrive (a person typing at a terminal, a window).
+    pub serial_paced: bool,
 }
+
+/// [`PcBus::com1_empty_polls`] at which a guest counts as polling COM1 for input.
+pub const POLLS_FOR_INPUT: u32 = 64;
 
 /// Instructions run between checks of host input when no device deadline is nearer.
 const SLICE: u64 = 1_000_000;
@@ -586,11 +607,12 @@ impl Machine {
             a20: true,
             reset_requested: false,
             a20_changed: false,
+            com1_empty_polls: 0,
         };
         bus.a20 = bus.kbc.a20() || bus.port92.a20();
         cpu.a20_mask = if bus.a20 { u32::MAX } else { !(1 << 20) };
         bus.after_device_change();
-        Ok(Machine { cpu, bus, stop_on_triple_fault: false, triple_faults: 0, serial_input: None })
+        Ok(Machine { cpu, bus, stop_on_triple_fault: false, triple_faults: 0, serial_input: None, serial_paced: false })
     }
 
     /// Guest time now.
@@ -600,6 +622,18 @@ impl Machine {
 
     /// Feeds host serial input that has arrived. Returns false once the input is closed.
     fn poll_serial_input(&mut self) -> bool {
+        if self.serial_input.is_none() {
+            return false;
+        }
+        if self.serial_paced {
+            // Only at an input point: here, a guest that polls LSR for data.
+            if self.bus.com1_empty_polls >= POLLS_FOR_INPUT {
+                self.paced_input_point();
+            }
+            return self.serial_input.is_some();
+        }
+        // Whatever the guest printed without a newline (a prompt) is shown now.
+        self.bus.serial_out.flush();
         let Some(rx) = &self.serial_input else { return false };
         loop {
             match rx.try_recv() {
@@ -618,6 +652,30 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// Paced host input (see [`Machine::serial_paced`]): if COM1 is ready for the host's next
+    /// byte ([`Uart16550::ready_for_host_input`]: RTS up, nothing in flight either way), show
+    /// the guest's output so far, wait for the host's next byte and start it into the receiver;
+    /// at the end of the host's input, stop waiting for good. Called at the two moments a guest
+    /// shows it waits for input, both functions of guest state and the instruction count only:
+    /// HLT with interrupts enabled and COM1's receive interrupt enabled (IER.ERBFI) and routed
+    /// (MCR.OUT2), or [`POLLS_FOR_INPUT`] reads of LSR in a row that found no data.
+    fn paced_input_point(&mut self) {
+        let Some(rx) = &self.serial_input else { return };
+        if !self.bus.com1.ready_for_host_input() {
+            return;
+        }
+        self.bus.serial_out.flush();
+        self.bus.debugcon.flush();
+        match rx.recv() {
+            Ok(b) => {
+                self.bus.sync(self.cpu.icount);
+                self.bus.serial_input(b);
+            }
+            Err(_) => self.serial_input = None,
+        }
+        self.bus.com1_empty_polls = 0;
     }
 
     /// Applies what devices asked of the CPU: the A20 line and resets.
@@ -719,6 +777,19 @@ impl Machine {
                 // HLT: skip guest time to the next device event. With interrupts disabled,
                 // or nothing scheduled and no host input, nothing can ever wake the CPU.
                 let can_wake = self.cpu.flags.get(Eflags::IF);
+                // The guest is idle: what it printed without a newline (a prompt) is shown now.
+                self.bus.serial_out.flush();
+                self.bus.debugcon.flush();
+                let com1 = &self.bus.com1;
+                if can_wake
+                    && self.serial_paced
+                    && com1.ier.contains(uart16550::Ier::ERBFI)
+                    && com1.mcr.contains(uart16550::Mcr::OUT2)
+                {
+                    self.paced_input_point();
+                }
+                // Paced input arrives only at input points, never to wake a halted CPU later.
+                let input_open = input_open && self.serial_input.is_some() && !self.serial_paced;
                 match self.bus.sched.next().map(|(t, _)| t).or((limit != Tick::NEVER).then_some(limit)) {
                     Some(t) if can_wake => {
                         let t = t.min(limit);
