@@ -314,3 +314,103 @@ fn committed_image_matches_its_sources() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The address of `name` in `roms/demo/demo.sym` (made by tools/build-demo from the sources).
+fn demo_symbol(name: &str) -> u32 {
+    let syms = std::fs::read_to_string(root().join("roms/demo/demo.sym")).unwrap();
+    let line = syms.lines().find(|l| l.split_whitespace().nth(1) == Some(name)).expect("symbol in demo.sym");
+    u32::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
+}
+
+/// Colour number of mode-13h pixel (x, y) as `gfx_demo` in `roms/demo/kernel/vga.inc` draws
+/// it: the top 100 rows are four bars 80 pixels wide (ramps 0-3: grey, red, green, blue), the
+/// shade `y * 64 / 100`; the bottom 100 rows are `x XOR y` (the low byte, STOSB).
+fn gfx_colour(x: u32, y: u32) -> u8 {
+    if y < 100 { ((x / 80) * 64 + y * 64 / 100) as u8 } else { (x ^ y) as u8 }
+}
+
+/// The RGB the screen shows for colour number `c` under the demo's palette: four ramps of 64
+/// levels; ramp `c / 64` lights red+green+blue, red, green or blue at level `c % 64` (6-bit DAC
+/// values), widened to 8 bits by repeating the top bits as a VGA DAC's 6-bit output is (0x3F
+/// -> 0xFF, 0x20 -> 0x82).
+fn gfx_rgb(c: u8) -> u32 {
+    let level = (c & 63) as u32;
+    let v = (level << 2) | (level >> 4);
+    let (r, g, b) = [(1, 1, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1)][c as usize / 64];
+    (r * v) << 16 | (g * v) << 8 | (b * v)
+}
+
+/// `gfx` typed over COM1 into a headless demo OS (the machine built from the library, with the
+/// paced serial input the command line uses for a pipe), stopped when `gfx_demo` has drawn and
+/// waits (its `.wait` loop): the VGA renderer's framebuffer -- what `--screenshot` saves -- must
+/// be the picture the demo's drawing code describes, pixel for pixel, at 640x400 (each mode-13h
+/// pixel 2x2).
+#[test]
+fn gfx_draws_the_documented_picture_in_mode_13h() {
+    use x86lab::devices::debugcon::Sink;
+    use x86lab::devices::disk::Disk;
+    use x86lab::machine::{BootDevice, Machine, MachineConfig};
+
+    let ram_bytes = 32 << 20;
+    let demo = std::fs::read(root().join(IMAGE)).unwrap();
+    let mut m = Machine::new(MachineConfig {
+        ram_bytes,
+        bios: std::fs::read(root().join("bios/x86lab-bios.bin")).unwrap(),
+        debugcon: Sink::None,
+        serial: Sink::None,
+        ips: x86lab::machine::clock::DEFAULT_IPS,
+        rtc_unix: 946_684_800,
+        cmos: x86lab::devices::rtc_cmos::CmosConfig { ram_bytes: ram_bytes as u64, ..Default::default() },
+        floppies: [Some(Disk::from_bytes(demo, true).unwrap()), None],
+        hard_disks: [None, None, None, None],
+        boot_order: [BootDevice::Floppy, BootDevice::HardDisk],
+        vga_bios: None,
+    })
+    .unwrap();
+    let (tx, rx) = channel();
+    for &b in b"gfx\n" {
+        tx.send(b).unwrap();
+    }
+    m.serial_input = Some(rx);
+    m.serial_paced = true;
+
+    // Run until the shell is in gfx_demo (gfx_active = 1), then instruction by instruction to
+    // its wait loop: everything is drawn then.
+    let (active, wait) = (demo_symbol("gfx_active"), demo_symbol("gfx_demo.wait"));
+    let mut ran = 0u64;
+    while m.bus.mem.ram[active as usize] == 0 {
+        assert!(ran < 200_000_000, "gfx never started");
+        m.run(100_000);
+        ran += 100_000;
+    }
+    let mut steps = 0;
+    while m.cpu.eip != wait {
+        assert!(steps < 5_000_000, "gfx_demo never reached its wait loop");
+        assert_eq!(m.step(), None, "the run ended inside gfx_demo");
+        steps += 1;
+    }
+    drop(tx);
+
+    let img = x86lab::frontend::screenshot::Image::of_machine(&m);
+    assert_eq!((img.width, img.height), (640, 400), "mode 13h is shown at 640x400");
+    // Structural checks first (each bar's colour at its brightest, the XOR pattern's corners),
+    // then every pixel.
+    let at = |x: usize, y: usize| img.pixels[2 * y * 640 + 2 * x];
+    assert_eq!(at(40, 99), 0xFF_FFFF, "the grey bar ends white");
+    assert_eq!(at(120, 99), 0xFF_0000, "the red bar ends red");
+    assert_eq!(at(200, 99), 0x00_FF00, "the green bar ends green");
+    assert_eq!(at(280, 99), 0x00_00FF, "the blue bar ends blue");
+    assert_eq!(at(0, 0), 0, "every bar starts black");
+    assert_eq!(at(100, 100), 0, "x XOR y is 0 on the diagonal: colour 0, black");
+    let mut wrong = Vec::new();
+    for y in 0..400 {
+        for x in 0..640 {
+            let want = gfx_rgb(gfx_colour(x as u32 / 2, y as u32 / 2));
+            let got = img.pixels[y * 640 + x];
+            if got != want && wrong.len() < 10 {
+                wrong.push(format!("({x},{y}): {got:06x}, expected {want:06x}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "pixels differ from the documented picture:\n{}", wrong.join("\n"));
+}
