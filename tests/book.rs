@@ -541,3 +541,69 @@ fn matcher_rules() {
     assert_eq!(split_words("x86lab run --rtc '2000 01' a"), ["x86lab", "run", "--rtc", "2000 01", "a"]);
     assert_eq!(heading_id("Exit statuses and `--stats`"), "exit-statuses-and---stats");
 }
+
+/// Every option that `--help` lists for any command appears in the command reference
+/// (`book/src/use/reference.md`), in backticks: a new option cannot land without its entry.
+#[test]
+fn reference_covers_every_option() {
+    let reference = fs::read_to_string(root().join("book/src/use/reference.md")).expect("reference.md");
+    let commands: [&[&str]; 8] = [
+        &["--help"],
+        &["run", "--help"],
+        &["debug", "--help"],
+        &["new", "--help"],
+        &["snapshot", "--help"],
+        &["snapshot", "list", "--help"],
+        &["snapshot", "check", "--help"],
+        &["snapshot", "delete", "--help"],
+    ];
+    let mut missing = Vec::new();
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_x86lab")).args(args).output().expect("x86lab runs");
+        let help = String::from_utf8_lossy(&out.stdout);
+        let mut in_options = false;
+        for line in help.lines() {
+            if line.starts_with("Options:") {
+                in_options = true;
+                continue;
+            }
+            if in_options && !line.is_empty() && !line.starts_with(' ') {
+                in_options = false;
+            }
+            if !in_options {
+                continue;
+            }
+            // An option line: "  -S", "      --bios <ROM>", "  -h, --help".
+            let t = line.trim_start();
+            if !t.starts_with('-') {
+                continue;
+            }
+            for word in t.split([',', ' ']).filter(|w| w.starts_with('-')) {
+                if word == "-h" || word == "--help" {
+                    continue;
+                }
+                if !reference.contains(&format!("`{word}")) {
+                    missing.push(format!("x86lab {}: {word}", args.join(" ")));
+                }
+            }
+        }
+        // Subcommands: "  run  Run a guest..." under "Commands:".
+        let mut in_commands = false;
+        for line in help.lines() {
+            if line.starts_with("Commands:") {
+                in_commands = true;
+                continue;
+            }
+            if in_commands && !line.starts_with(' ') {
+                in_commands = false;
+            }
+            if let Some(cmd) = line.trim_start().split_whitespace().next().filter(|_| in_commands)
+                && cmd != "help"
+                && !reference.contains(&format!("x86lab {}{cmd}", args[..args.len() - 1].iter().map(|a| format!("{a} ")).collect::<String>()))
+            {
+                missing.push(format!("x86lab {}: command {cmd}", args.join(" ")));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "book/src/use/reference.md does not mention:\n{}", missing.join("\n"));
+}
