@@ -597,9 +597,10 @@ fn reference_covers_every_option() {
             if in_commands && !line.starts_with(' ') {
                 in_commands = false;
             }
-            if let Some(cmd) = line.trim_start().split_whitespace().next().filter(|_| in_commands)
+            let parent: String = args[..args.len() - 1].iter().map(|a| format!("{a} ")).collect();
+            if let Some(cmd) = line.split_whitespace().next().filter(|_| in_commands)
                 && cmd != "help"
-                && !reference.contains(&format!("x86lab {}{cmd}", args[..args.len() - 1].iter().map(|a| format!("{a} ")).collect::<String>()))
+                && !reference.contains(&format!("x86lab {parent}{cmd}"))
             {
                 missing.push(format!("x86lab {}: command {cmd}", args.join(" ")));
             }
