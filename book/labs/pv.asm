@@ -27,6 +27,7 @@ start:
         mov ax, 0xF000
         mov ds, ax
 
+        ; ANCHOR: both
         ; 1. The paravirtual way.
         mov si, msg - 0xF0000
 .pv:    lodsb
@@ -61,6 +62,7 @@ start:
         mov al, ah
         out dx, al                      ; THR
         jmp .next
+        ; ANCHOR_END: both
 
 .done:  mov dx, COM1 + 5
 .drain: in al, dx                       ; wait until the last byte has left (TEMT)

@@ -116,6 +116,7 @@ guest:
         mov ds, ax
         mov es, ax
 
+        ; ANCHOR: guest
         ; 1. POPFD with IF = 1.
         pushfd
         or dword [esp], 0x200
@@ -156,6 +157,7 @@ sti_here:
         int 0x30
 
         int 0x31                        ; "hypercall": end the run
+        ; ANCHOR_END: guest
 
 ; Prints EAX in hex and a newline, through the hypercall (ring 3 cannot OUT to port E9h).
 hexline:
@@ -188,6 +190,7 @@ hc_exit:
         out 0xF4, al
         hlt
 
+; ANCHOR: gp
 ; #GP: the stack holds the error code, then EIP, CS, EFLAGS, ESP, SS of the guest.
 gp_handler:
         push eax
@@ -219,6 +222,7 @@ gp_handler:
         pop eax
         add esp, 4                      ; drop the error code
         iretd
+; ANCHOR_END: gp
 
 unexpected:
         mov esi, msg_unexpected
