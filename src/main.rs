@@ -121,6 +121,22 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     hdd: Option<PathBuf>,
 
+    /// Boot a Multiboot (version 1) kernel, ELF or a.out kludge, as QEMU's -kernel does: the BIOS
+    /// runs POST, then instead of booting a disk x86lab loads the kernel and starts it in 32-bit
+    /// protected mode with EAX = 0x2BADB002 and EBX = the Multiboot information. A Linux
+    /// bzImage is refused (not supported yet).
+    #[arg(long, value_name = "FILE")]
+    kernel: Option<PathBuf>,
+
+    /// The kernel's command line (with --kernel). The kernel sees "FILE CMDLINE", as with QEMU.
+    #[arg(long, value_name = "CMDLINE", requires = "kernel")]
+    append: Option<String>,
+
+    /// A Multiboot module (with --kernel): "FILE" or "FILE ARGS" (the whole text is the module's
+    /// string); commas separate several, as in QEMU's -initrd ("a.bin x,b.bin"). Repeatable.
+    #[arg(long, value_name = "FILE [ARGS]", requires = "kernel")]
+    initrd: Vec<String>,
+
     /// Boot from the floppy (a) or the hard disk (c) first. Default: a if a floppy is given.
     #[arg(long, value_name = "a|c")]
     boot: Option<String>,
@@ -307,7 +323,7 @@ fn open_disks(args: &RunArgs) -> Result<Disks, String> {
     };
     let mut floppies: [Option<Disk>; 2] = [None, None];
     let no_disks = fd.iter().chain(hd.iter()).all(Option::is_none);
-    if no_disks && args.bios.is_none() {
+    if no_disks && args.bios.is_none() && args.kernel.is_none() {
         // `x86lab run` with nothing to run boots the bundled demo OS (roms/demo/), from a copy
         // in memory: its disk writes are not kept.
         let demo = Disk::from_bytes(DEMO_OS.to_vec(), false).map_err(|e| format!("the built-in demo OS: {e}"))?;
@@ -385,7 +401,32 @@ fn build_machine(args: &RunArgs) -> Result<Machine, String> {
     })
     .map_err(|e| format!("{bios_name}: {}", e.0))?;
     m.stop_on_triple_fault = args.stop_on_triple_fault;
+    if let Some(k) = &args.kernel {
+        let kernel = load_multiboot(k, args, ram_bytes as u64)?;
+        m.set_multiboot(kernel).map_err(|e| format!("--kernel: the Multiboot option ROM: {}", e.0))?;
+    }
     Ok(m)
+}
+
+/// Reads and checks a `--kernel` and its `--initrd` modules (see x86lab::machine::multiboot).
+fn load_multiboot(
+    kernel: &std::path::Path,
+    args: &RunArgs,
+    ram: u64,
+) -> Result<x86lab::machine::multiboot::Multiboot, String> {
+    use x86lab::machine::multiboot::{self, Module, Multiboot};
+    let image = multiboot::read_bounded(kernel, "kernel", ram).map_err(|e| e.0)?;
+    let mut modules = Vec::new();
+    let mut total = image.len() as u64;
+    for spec in multiboot::split_modules(&args.initrd) {
+        let file = spec.split(' ').next().unwrap_or_default();
+        let data = multiboot::read_bounded(std::path::Path::new(file), "module (--initrd)", ram - total.min(ram))
+            .map_err(|e| e.0)?;
+        total += data.len() as u64;
+        modules.push(Module { data, string: spec });
+    }
+    let cmdline = format!("{} {}", kernel.display(), args.append.as_deref().unwrap_or(""));
+    Multiboot::new(&kernel.display().to_string(), image, cmdline, modules, ram).map_err(|e| e.0)
 }
 
 /// `x86lab debug`: the machine paused at the reset vector, then gdb (with --gdb) and the REPL.

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod exits;
 pub mod io;
 pub mod memory;
+pub mod multiboot;
 
 use crate::cpu::{Cpu, CpuBus, Eflags, RunExit};
 use crate::devices::ata::AtaChannel;
@@ -116,6 +117,8 @@ pub struct PcBus {
     /// between: a guest polling for input (paced host input, see [`Machine::serial_paced`]).
     /// Host-side bookkeeping, not device state: not in snapshots.
     pub com1_empty_polls: u32,
+    /// The Multiboot option ROM wrote its block's address to [`multiboot::HOOK_PORT`].
+    multiboot_hook: Option<u32>,
 }
 
 impl PcBus {
@@ -455,6 +458,12 @@ impl CpuBus for PcBus {
             }
             // POST diagnostic port (shared with DMA page register space): accepted silently.
             0x80 => {}
+            // The Multiboot option ROM's hand-over (see machine/multiboot.rs): the run loop acts
+            // on it after this instruction.
+            multiboot::HOOK_PORT if size == 4 => {
+                self.multiboot_hook = Some(value);
+                return;
+            }
             // Bochs's BIOS message ports (0x400-0x403) and the LGPL VGA BIOS's (0x500): their
             // text goes to the log, a line at a time (RUST_LOG=info).
             0x400..=0x403 | 0x500 => {
@@ -490,7 +499,7 @@ impl CpuBus for PcBus {
     }
 
     fn stop_requested(&self) -> bool {
-        self.debugexit.status.is_some() || self.reset_requested || self.a20_changed
+        self.debugexit.status.is_some() || self.reset_requested || self.a20_changed || self.multiboot_hook.is_some()
     }
 }
 
@@ -530,6 +539,8 @@ pub struct Machine {
     /// same output and instruction counts, whatever the host's timing. Off: bytes enter as they
     /// arrive (a person typing at a terminal, a window).
     pub serial_paced: bool,
+    /// The Multiboot kernel to start when the option ROM asks (`--kernel`).
+    pub multiboot: Option<multiboot::Multiboot>,
 }
 
 /// [`PcBus::com1_empty_polls`] at which a guest counts as polling COM1 for input.
@@ -608,11 +619,24 @@ impl Machine {
             reset_requested: false,
             a20_changed: false,
             com1_empty_polls: 0,
+            multiboot_hook: None,
         };
         bus.a20 = bus.kbc.a20() || bus.port92.a20();
         cpu.a20_mask = if bus.a20 { u32::MAX } else { !(1 << 20) };
         bus.after_device_change();
-        Ok(Machine { cpu, bus, stop_on_triple_fault: false, triple_faults: 0, serial_input: None, serial_paced: false })
+        Ok(Machine { cpu, bus, stop_on_triple_fault: false, triple_faults: 0, serial_input: None,
+            serial_paced: false,
+            multiboot: None,
+        })
+    }
+
+    /// Boots `kernel` instead of a disk (`--kernel`): maps the Multiboot option ROM at
+    /// [`multiboot::ROM_BASE`], which hooks INT 19h during POST (see [`multiboot`]). Call once,
+    /// before the first instruction.
+    pub fn set_multiboot(&mut self, kernel: multiboot::Multiboot) -> Result<(), memory::RomError> {
+        self.bus.mem.map_option_rom(multiboot::ROM_BASE, multiboot::option_rom())?;
+        self.multiboot = Some(kernel);
+        Ok(())
     }
 
     /// Guest time now.
@@ -691,6 +715,20 @@ impl Machine {
             self.bus.reset_requested = false;
             log::info!("reset requested by the chipset (8042 or port 92)");
             self.cpu.reset();
+        }
+        if let Some(block) = self.bus.multiboot_hook.take() {
+            // Only the option ROM's INT 19h (real mode) hands over; a kernel poking the port
+            // later changes nothing.
+            match self.multiboot.take() {
+                Some(mb) if self.cpu.mode() == crate::cpu::Mode::Real => {
+                    mb.hand_over(self, block);
+                    self.multiboot = Some(mb);
+                }
+                other => {
+                    log::debug!("port {:#x} written with no Multiboot kernel to start", multiboot::HOOK_PORT);
+                    self.multiboot = other;
+                }
+            }
         }
     }
 
