@@ -56,7 +56,8 @@ WINDOW:\n  \
 EXAMPLES:\n  \
   x86lab run roms/demo/demo.img\n  \
   x86lab run --bios roms/tests/realmode.bin --headless\n  \
-  x86lab run --bios rom.bin --headless --stats --max-instructions 1000000")]
+  x86lab run --bios rom.bin --headless --stats --max-instructions 1000000\n  \
+  x86lab run --headless --kernel kernel.elf --append \"debug\" --initrd \"initrd.img args\"")]
     Run(RunArgs),
     /// Create a VM folder: NAME/NAME.toml (commented settings), its disk images, snapshots/.
     New(vmcli::NewArgs),

@@ -624,7 +624,12 @@ impl Machine {
         bus.a20 = bus.kbc.a20() || bus.port92.a20();
         cpu.a20_mask = if bus.a20 { u32::MAX } else { !(1 << 20) };
         bus.after_device_change();
-        Ok(Machine { cpu, bus, stop_on_triple_fault: false, triple_faults: 0, serial_input: None,
+        Ok(Machine {
+            cpu,
+            bus,
+            stop_on_triple_fault: false,
+            triple_faults: 0,
+            serial_input: None,
             serial_paced: false,
             multiboot: None,
         })

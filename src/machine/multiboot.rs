@@ -28,7 +28,7 @@
 //! used (§3.1.3), else the file must be an ELF32 i386 executable whose PT_LOAD segments are
 //! loaded at their physical addresses (`p_paddr`), zero-filled up to `p_memsz`. Every segment,
 //! every module and the information structure must fit in RAM: in conventional memory above
-//! the BIOS data area and below the EBDA (0x500-0x9FBFF) or above 1 MiB, never over the video
+//! the BIOS data area and below any EBDA (0x500-0x9EFFF: Bochs's BIOS puts its EBDA at 0x9F000) or above 1 MiB, never over the video
 //! memory and ROMs at 0xA0000-0xFFFFF. A file with no Multiboot header is refused; one that
 //! is a Linux kernel (`HdrS` at 0x202) is told that the Linux boot protocol is not supported
 //! yet. Nothing the file says is allocated before it is checked against the file's size.
@@ -104,7 +104,7 @@ pub const DATA_SELECTOR: u16 = 0x10;
 /// Memory a kernel, a module or the information may use: conventional memory between the BIOS
 /// data area and the EBDA, and everything from 1 MiB to the end of RAM.
 const LOW_START: u64 = 0x500;
-const LOW_END: u64 = 0x9_FC00;
+const LOW_END: u64 = 0x9_F000;
 const HIGH_START: u64 = 0x10_0000;
 
 /// A piece of the kernel image to put in RAM: `file[offset..offset + len]` at `addr`, then
@@ -209,7 +209,13 @@ impl Multiboot {
     /// Checks `image` (the kernel file, named `name` in errors) and plans where everything goes
     /// in `ram` bytes of RAM. `cmdline` is the whole command line; `modules` the modules' bytes
     /// and strings.
-    pub fn new(name: &str, image: Vec<u8>, cmdline: String, modules: Vec<Module>, ram: u64) -> Result<Multiboot, Error> {
+    pub fn new(
+        name: &str,
+        image: Vec<u8>,
+        cmdline: String,
+        modules: Vec<Module>,
+        ram: u64,
+    ) -> Result<Multiboot, Error> {
         let err = |m: String| Error(format!("{name}: {m}"));
         // §3.1.1: the header: magic, flags, checksum (the three add up to 0 mod 2^32).
         let limit = image.len().min(HEADER_SEARCH);
@@ -228,8 +234,8 @@ impl Multiboot {
         }
         let Some((hoff, flags)) = header else {
             if image.len() >= 0x206 && &image[0x202..0x206] == b"HdrS" {
-                return Err(err("a Linux kernel (the boot protocol's HdrS signature at 0x202): the Linux boot \
-                                protocol is not supported yet; --kernel takes Multiboot version 1 kernels"
+                return Err(err("a Linux kernel (the boot protocol's HdrS signature at 0x202): Linux boot protocol \
+                                not supported yet; --kernel takes Multiboot version 1 kernels"
                     .into()));
             }
             if bad_checksum {
@@ -265,7 +271,7 @@ impl Multiboot {
             if !usable(start, len, ram) {
                 return Err(err(format!(
                     "a segment at {start:#x}-{:#x} does not fit in the guest's RAM ({} KiB): kernels load at \
-                     0x500-0x9FBFF or from 1 MiB to the end of RAM, never over the video memory and ROMs at \
+                     0x500-0x9EFFF or from 1 MiB to the end of RAM, never over the video memory and ROMs at \
                      0xA0000-0xFFFFF",
                     start + len,
                     ram / 1024
@@ -464,7 +470,8 @@ impl Multiboot {
 /// §3.1.3: the a.out kludge's address fields (header offsets 12-28).
 fn aout_kludge(image: &[u8], hoff: usize, err: &dyn Fn(String) -> Error) -> Result<(Vec<Segment32>, u32), Error> {
     let f = |i: usize| le32(image, hoff + 12 + 4 * i);
-    let (Some(header_addr), Some(load_addr), Some(load_end), Some(bss_end), Some(entry)) = (f(0), f(1), f(2), f(3), f(4))
+    let (Some(header_addr), Some(load_addr), Some(load_end), Some(bss_end), Some(entry)) =
+        (f(0), f(1), f(2), f(3), f(4))
     else {
         return Err(err("the Multiboot header is cut off before its address fields (flag 16)".into()));
     };
@@ -494,7 +501,9 @@ fn aout_kludge(image: &[u8], hoff: usize, err: &dyn Fn(String) -> Error) -> Resu
     let end = load_addr as u64 + len as u64;
     let mem_end = if bss_end == 0 { end } else { bss_end as u64 };
     if mem_end < end {
-        return Err(err(format!("a.out kludge: bss_end_addr {bss_end:#x} is below the end of the loaded data {end:#x}")));
+        return Err(err(format!(
+            "a.out kludge: bss_end_addr {bss_end:#x} is below the end of the loaded data {end:#x}"
+        )));
     }
     if mem_end > u32::MAX as u64 {
         return Err(err("a.out kludge: the image runs past 4 GiB".into()));
@@ -598,7 +607,7 @@ mod tests {
         assert!(e(bad).contains("checksum"));
         let mut linux = vec![0; 0x400];
         linux[0x202..0x206].copy_from_slice(b"HdrS");
-        assert!(e(linux).contains("Linux boot protocol is not supported yet"));
+        assert!(e(linux).contains("Linux boot protocol not supported yet"));
         assert!(e(header(1 << 5)).contains("bits 3-15"));
         assert!(e(header(0)).contains("neither an ELF"));
         assert!(e(kludge(0xA_0000, 0xA_0040, 0, 0xA_0000)).contains("0xA0000-0xFFFFF"));
