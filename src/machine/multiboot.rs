@@ -290,16 +290,7 @@ impl Multiboot {
             module_addrs.push(at as u32);
             at = align_up(at + m.data.len() as u64, 4096);
         }
-        let strings: u64 = modules.iter().map(|m| m.string.len() as u64 + 1).sum::<u64>()
-            + cmdline.len() as u64
-            + 1
-            + LOADER_NAME.len() as u64;
-        let info_len = INFO_SIZE as u64
-            + GDT_SIZE as u64
-            + (MODULE_SIZE as u64) * modules.len() as u64
-            + (MAX_RANGES * RANGE_SIZE) as u64
-            + strings
-            + 8; // the memory map's 4-byte alignment
+        let info_len = info_len(&cmdline, &modules);
         if at + info_len > ram || at + info_len > u32::MAX as u64 {
             return Err(err(format!(
                 "the kernel, its {} module(s) and the Multiboot information need {} KiB from 1 MiB, more than \
@@ -321,23 +312,27 @@ impl Multiboot {
         })
     }
 
+    /// The size of the information block this kernel needs.
+    fn info_len(&self) -> u64 {
+        info_len(&self.cmdline, &self.modules)
+    }
+
     /// The option ROM has run INT 12h and E820 and written its block at `block` (see the module
     /// doc): load everything and start the kernel (§3.2). The plan was checked against the RAM
     /// size in [`Multiboot::new`], so this only reads the BIOS's block defensively.
     pub fn hand_over(&self, m: &mut Machine, block: u32) {
         let ram_len = m.bus.mem.ram.len() as u64;
-        // Clear, then load the segments (the file part, then zeros: bss).
-        for s in &self.segments {
-            let a = s.addr as usize;
-            let mem = &mut m.bus.mem.ram[a..a + s.mem_len as usize];
-            mem.fill(0);
-            mem[..s.len].copy_from_slice(&self.image[s.offset..s.offset + s.len]);
+        // The plan was made for this RAM size; a machine with less (a library caller's mistake)
+        // gets an error, not a panic. The ROM then halts.
+        let fits = self.segments.iter().all(|s| s.addr as u64 + s.mem_len as u64 <= ram_len)
+            && self.modules.iter().zip(&self.module_addrs).all(|(md, &a)| a as u64 + md.data.len() as u64 <= ram_len)
+            && self.info_addr as u64 + self.info_len() <= ram_len;
+        if !fits {
+            log::error!("multiboot: the kernel was planned for more RAM than this machine has; not started");
+            return;
         }
-        for (md, &a) in self.modules.iter().zip(&self.module_addrs) {
-            let a = a as usize;
-            m.bus.mem.ram[a..a + md.data.len()].copy_from_slice(&md.data);
-        }
-        // The BIOS's answers, from the ROM's block in low memory.
+        // The BIOS's answers, from the ROM's block in low memory (read first: a kernel loaded
+        // in low memory may overwrite the block).
         let ram = &m.bus.mem.ram;
         let rd32 = |a: u64| if a + 4 <= ram_len { le32(ram, a as usize).unwrap_or(0) } else { 0 };
         let b = block as u64;
@@ -349,6 +344,17 @@ impl Multiboot {
         } else {
             Vec::new()
         };
+        // Clear, then load the segments (the file part, then zeros: bss), then the modules.
+        for s in &self.segments {
+            let a = s.addr as usize;
+            let mem = &mut m.bus.mem.ram[a..a + s.mem_len as usize];
+            mem.fill(0);
+            mem[..s.len].copy_from_slice(&self.image[s.offset..s.offset + s.len]);
+        }
+        for (md, &a) in self.modules.iter().zip(&self.module_addrs) {
+            let a = a as usize;
+            m.bus.mem.ram[a..a + md.data.len()].copy_from_slice(&md.data);
+        }
         // mem_lower / mem_upper (§3.3): KiB from 0 and from 1 MiB to the first hole, from the
         // E820 map (usable ranges, type 1), else from INT 12h and the RAM size.
         let entries: Vec<(u64, u64, u32)> = mmap
@@ -465,6 +471,20 @@ impl Multiboot {
             ranges
         );
     }
+}
+
+/// The size of the information block: info, GDT, module structures, strings, memory map.
+fn info_len(cmdline: &str, modules: &[Module]) -> u64 {
+    let strings: u64 = modules.iter().map(|m| m.string.len() as u64 + 1).sum::<u64>()
+        + cmdline.len() as u64
+        + 1
+        + LOADER_NAME.len() as u64;
+    INFO_SIZE as u64
+        + GDT_SIZE as u64
+        + (MODULE_SIZE as u64) * modules.len() as u64
+        + (MAX_RANGES * RANGE_SIZE) as u64
+        + strings
+        + 8 // the memory map's 4-byte alignment
 }
 
 /// §3.1.3: the a.out kludge's address fields (header offsets 12-28).
@@ -619,6 +639,66 @@ mod tests {
         let mut unaligned = vec![0u8; 2];
         unaligned.extend(header(0));
         assert!(e(unaligned).contains("no Multiboot header"));
+    }
+
+    fn machine(ram_bytes: usize) -> Machine {
+        use crate::devices::debugcon::Sink;
+        use crate::machine::{BootDevice, MachineConfig};
+        Machine::new(MachineConfig {
+            ram_bytes,
+            bios: vec![0xF4; 0x10000],
+            debugcon: Sink::None,
+            serial: Sink::None,
+            ips: crate::machine::clock::DEFAULT_IPS,
+            rtc_unix: 0,
+            cmos: crate::devices::rtc_cmos::CmosConfig { ram_bytes: ram_bytes as u64, ..Default::default() },
+            floppies: [None, None],
+            hard_disks: [None, None, None, None],
+            boot_order: [BootDevice::Floppy, BootDevice::HardDisk],
+            vga_bios: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn hand_over_sets_the_machine_state_of_section_3_2() {
+        let img = kludge(0x10_0000, 0x10_0040, 0x10_2000, 0x10_0020);
+        let module = Module { data: b"abc".to_vec(), string: "m.bin x".into() };
+        let mb = Multiboot::new("k", img.clone(), "k args".into(), vec![module], RAM).unwrap();
+        let mut m = machine(RAM as usize);
+        // Garbage where the bss goes: the loader must zero it.
+        m.bus.mem.ram[0x10_1000] = 0xEE;
+        mb.hand_over(&mut m, 0x7000); // no block written there: no memory map
+        let c = &m.cpu;
+        assert_eq!((c.gpr[EAX], c.gpr[EBX], c.eip), (BOOTLOADER_MAGIC, mb.info_addr, 0x10_0020));
+        assert!(c.cr0.contains(Cr0::PE) && !c.cr0.contains(Cr0::PG));
+        assert!(!c.flags.get(Eflags::IF) && !c.flags.get(Eflags::VM));
+        assert_eq!(c.seg[crate::cpu::Seg::Cs as usize].attr.bits(), 0xC09B);
+        assert_eq!(c.seg[crate::cpu::Seg::Ds as usize].limit, u32::MAX);
+        assert!(m.bus.a20);
+        let ram = &m.bus.mem.ram;
+        assert_eq!(&ram[0x10_0000..0x10_0040], &img[..]);
+        assert_eq!(ram[0x10_1000], 0, "bss zeroed");
+        let info = mb.info_addr as usize;
+        let rd = |a: usize| le32(ram, a).unwrap();
+        assert_eq!(rd(info), INFO_MEMORY | INFO_CMDLINE | INFO_MODS | INFO_LOADER_NAME);
+        assert_eq!(rd(info + 8), (RAM as u32 - 0x10_0000) / 1024, "mem_upper from the RAM size");
+        let cmd = rd(info + 16) as usize;
+        assert_eq!(&ram[cmd..cmd + 7], b"k args\0");
+        let mods = rd(info + 24) as usize;
+        assert_eq!(rd(info + 20), 1);
+        let start = rd(mods) as usize;
+        assert_eq!(start % 4096, 0);
+        assert_eq!(&ram[start..rd(mods + 4) as usize], b"abc");
+        let gdt = c.gdtr.base as usize;
+        assert_eq!(&ram[gdt + 8..gdt + 16], &[0xFF, 0xFF, 0, 0, 0, 0x9B, 0xCF, 0]);
+
+        // Planned for 32 MiB, run on 2 MiB: refused, nothing changed, no panic.
+        let mut small = machine(2 << 20);
+        let big = Multiboot::new("k", kludge(0x1F0_0000, 0x1F0_0040, 0, 0x1F0_0000), "k".into(), vec![], RAM).unwrap();
+        let eip = small.cpu.eip;
+        big.hand_over(&mut small, 0x7000);
+        assert_eq!(small.cpu.eip, eip);
     }
 
     #[test]
