@@ -453,7 +453,7 @@ fn run(mut args: RunArgs) -> Result<u8, String> {
     vmcli::restore(&mut m, &args, vm.as_ref())?;
     // In a window started from a terminal, the keyboard is the window's and the terminal is
     // kept for the debugger (the window's debugger key); a pipe still feeds COM1.
-    let window = !args.headless && args.gdb_addr().is_none();
+    let window = !args.headless;
     if args.serial.as_deref().unwrap_or("stdio") == "stdio" && !(window && std::io::stdin().is_terminal()) {
         m.serial_input = Some(stdin_reader());
         // Headless with a pipe or file on stdin: paced input (bytes enter COM1 when the guest
@@ -469,7 +469,7 @@ fn run(mut args: RunArgs) -> Result<u8, String> {
     }
     // `None`: the window was closed (or powered off) while the guest ran.
     let (mut m, stop) = match args.gdb_addr() {
-        None if !args.headless => run_window(m, &args, vm.as_ref())?,
+        _ if !args.headless => run_window(m, &args, vm.as_ref())?,
         None => {
             let stop = m.run(args.max_instructions.unwrap_or(u64::MAX));
             (m, Some(stop))
@@ -567,6 +567,8 @@ fn run_window(
         max_instructions: args.max_instructions,
         screenshot_dir: PathBuf::from("."),
         snapshot,
+        gdb: args.gdb_addr(),
+        wait_gdb: args.wait_gdb,
     };
     let out = window::run(m, opts, Some(factory))?;
     let stop = match out.ending {

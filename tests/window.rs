@@ -473,3 +473,159 @@ fn a_real_window_under_xvfb_takes_typing_and_hotkeys() {
     assert_row(&end, 3, 1, "");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// gdb beside the window
+// ---------------------------------------------------------------------------------------------
+
+/// Collects everything a child writes on a pipe.
+fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let t = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            t.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// The linear address of a demo OS symbol (roms/demo/demo.sym).
+fn demo_symbol(name: &str) -> String {
+    let sym = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/roms/demo/demo.sym")).unwrap();
+    let addr = sym.lines().find_map(|l| l.strip_suffix(&format!(" {name}"))).unwrap_or_else(|| panic!("{name}"));
+    format!("0x{}", addr.trim_start_matches('0').to_lowercase())
+}
+
+#[test]
+fn gdb_beside_a_live_window() {
+    let missing: Vec<&str> = ["Xvfb", "xdotool", "gdb"].into_iter().filter(|t| !have(t)).collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "SKIPPED gdb_beside_a_live_window: {} not installed (apt-get install xvfb xdotool gdb; CI does)",
+            missing.join(", ")
+        );
+        return;
+    }
+    let (_xvfb, display) = start_xvfb();
+    let addr = format!("127.0.0.1:{}", free_port());
+    // The demo OS (no image given), its shell on the screen and on COM1 (stdout).
+    let mut child = x86lab()
+        .args(["run", "--gdb", &addr, "-S", "--serial", "stdio", "--debugcon", "none"])
+        .env("DISPLAY", &display)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let out = || stdout.lock().unwrap().clone();
+    let err = || stderr.lock().unwrap().clone();
+    let mut child = Reaped(child);
+    let long = Duration::from_secs(120);
+    wait_for("x86lab to wait for gdb", long, || err().contains("waiting for gdb before the first instruction"));
+
+    // -S: the window is there, black, and says it waits; no instruction has run. (The window is
+    // opened again when the guest changes the display size: it is looked up by name each time.)
+    let window = || {
+        let ids = xrun(&display, "xdotool", &["search", "--sync", "--name", "^x86lab - demo OS"]);
+        String::from_utf8(ids).unwrap().lines().last().unwrap().to_string()
+    };
+    let title = || String::from_utf8(xrun(&display, "xdotool", &["getwindowname", &window()])).unwrap();
+    wait_for("the title to say it waits for gdb", long, || title().contains(&format!("waiting for gdb on {addr}")));
+    assert!(out().is_empty(), "the guest ran before gdb came: {}", out());
+
+    // gdb: the reset vector, a breakpoint on the demo kernel's timer interrupt handler, a
+    // single step, monitor commands; the window's title seen from gdb (`shell`) while it has the
+    // guest stopped; then detach.
+    let timer = demo_symbol("timer_irq");
+    let title_cmd = format!("shell DISPLAY={display} xdotool search --name '^x86lab - demo OS' getwindowname");
+    let g = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex", "set architecture i386", "-ex", &format!("target remote {addr}")])
+        .args(["-ex", "info registers eip"])
+        .args(["-ex", &format!("break *{timer}")])
+        .args(["-ex", "continue"])
+        .args(["-ex", "info registers eip cs"])
+        .args(["-ex", &title_cmd])
+        .args(["-ex", "stepi"])
+        .args(["-ex", "info registers eip"])
+        .args(["-ex", "monitor info pic"])
+        .args(["-ex", "monitor regs"])
+        .args(["-ex", "delete"])
+        .args(["-ex", "detach"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("gdb runs");
+    let gout = format!("{}{}", String::from_utf8_lossy(&g.stdout), String::from_utf8_lossy(&g.stderr));
+    let ctx = || format!("--- gdb ---\n{gout}\n--- x86lab stderr ---\n{}\n--- stdout ---\n{}", err(), out());
+    assert!(gout.contains("eip            0xfff0"), "reset EIP\n{}", ctx());
+    assert!(
+        gout.contains(&format!("Breakpoint 1, 0x{:08x} in ?? ()", u32::from_str_radix(&timer[2..], 16).unwrap())),
+        "{}",
+        ctx()
+    );
+    assert!(gout.contains(&format!("eip            {timer}")), "{}", ctx());
+    assert!(gout.contains("cs             0x8 "), "the kernel's code segment\n{}", ctx());
+    assert!(gout.contains("x86lab - demo OS - stopped - gdb: stopped"), "the title while gdb has the guest\n{}", ctx());
+    let after_step = gout.rsplit("eip            ").next().unwrap_or("");
+    assert!(!after_step.starts_with(&timer), "stepi moved EIP\n{}", ctx());
+    assert!(gout.contains("master: vectors 0x20-0x27"), "monitor info pic\n{}", ctx());
+    assert!(gout.contains("eflags=") && gout.contains("CPL 0"), "monitor regs\n{}", ctx());
+    assert!(gout.contains("[Inferior 1 (process 1) detached]"), "{}", ctx());
+    assert!(g.status.success(), "{}", ctx());
+
+    // After the detach the guest runs on in the window: the shell boots and takes typing.
+    wait_for("the title to say running", long, || {
+        let t = title();
+        t.contains("running") && !t.contains("gdb:")
+    });
+    wait_for("the demo shell", long, || out().contains("Type 'help' for the commands."));
+    xrun(&display, "xdotool", &["windowfocus", "--sync", &window()]);
+    xrun(&display, "xdotool", &["type", "--delay", "30", "uptime"]);
+    xrun(&display, "xdotool", &["key", "Return"]);
+    wait_for("the shell's answer to uptime on COM1", long, || out().contains("uptime: "));
+
+    // A second gdb connects while the guest runs, lets it run on (`continue`); the window
+    // says so, and powering the window off ends the run and tells gdb the guest exited.
+    let mut g2 = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex", "set architecture i386", "-ex", &format!("target remote {addr}")])
+        .args(["-ex", "info registers eip", "-ex", "continue"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gdb runs");
+    let g2out = collect(g2.stdout.take().unwrap());
+    let g2err = collect(g2.stderr.take().unwrap());
+    let mut g2 = Reaped(g2);
+    wait_for("the title to say gdb runs the guest", long, || title().contains(" MIPS - gdb: running"));
+    xrun(&display, "xdotool", &["key", "Control_R+q"]);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "x86lab did not end after power off\n{}", ctx());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{}", ctx());
+    let t0 = Instant::now();
+    while g2.0.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "gdb did not end with x86lab");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let g2text = format!("{}{}", g2out.lock().unwrap(), g2err.lock().unwrap());
+    assert!(g2text.contains("exited normally"), "the second gdb is told the guest exited:\n{g2text}\n{}", ctx());
+    let e = err();
+    assert!(e.matches("gdb connected from").count() == 2 && e.contains("gdb detached"), "{}", ctx());
+    assert!(!e.contains("panicked"), "{}", ctx());
+}

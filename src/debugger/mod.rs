@@ -47,6 +47,7 @@ use crate::cpu::fault::vector_name;
 use crate::cpu::paging::PagingMode;
 use crate::cpu::regs::Seg;
 use crate::cpu::{Cpu, Eflags, FaultRecord, Mode};
+use crate::machine::clock::Tick;
 use crate::machine::{Machine, Stop};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -370,6 +371,11 @@ pub struct Debugger {
     pub last_stop: Option<Reason>,
     /// Whether the watch bit is armed in the CPU for this resume.
     watch_armed: bool,
+    /// Guest time a resume does not run past (a front end pacing guest time to the wall clock,
+    /// e.g. the window serving gdb): `continue`, `next` and `until` stop with
+    /// [`Reason::Interrupted`] when guest time reaches it; single steps stop there only when the
+    /// CPU is halted and would otherwise skip time beyond it. `None`: no limit.
+    pub time_limit: Option<Tick>,
 }
 
 impl Debugger {
@@ -394,6 +400,7 @@ impl Debugger {
             last_event: None,
             last_stop: None,
             watch_armed: false,
+            time_limit: None,
         }
     }
 
@@ -543,6 +550,12 @@ impl Debugger {
             if (!checked || steps.is_multiple_of(POLL_EVERY)) && (interrupt_requested() || poll()) {
                 break Reason::Interrupted;
             }
+            if steps_left.is_none()
+                && let Some(limit) = self.time_limit
+                && self.m.now() >= limit
+            {
+                break Reason::Interrupted;
+            }
             if let Some(end) = self.budget_end
                 && self.m.cpu.icount >= end
             {
@@ -555,7 +568,7 @@ impl Debugger {
                 }
                 let tf = self.m.triple_faults;
                 let before = self.m.cpu.icount;
-                let r = self.m.run(n);
+                let r = self.m.run_until(n, self.time_limit.unwrap_or(Tick::NEVER));
                 steps += self.m.cpu.icount - before;
                 if r != Stop::Budget {
                     break Reason::Machine(r);
@@ -713,7 +726,7 @@ impl Debugger {
             self.m.cpu.watch_log.clear();
         }
 
-        let stop = self.m.step();
+        let stop = self.m.step_until(self.time_limit.unwrap_or(Tick::NEVER));
 
         let cpu = &self.m.cpu;
         let mut events = Vec::new();
@@ -967,6 +980,26 @@ impl Debugger {
         self.last_event = None;
         self.last_stop = None;
         Ok(how)
+    }
+
+    /// Puts a new machine under the debugger (a front end's own power cycle or snapshot
+    /// restore): as after `reset`, points and symbols stay, the history and the last stop go.
+    /// Returns the old machine.
+    pub fn replace_machine(&mut self, m: Machine) -> Machine {
+        let old = std::mem::replace(&mut self.m, m);
+        self.machine_changed();
+        old
+    }
+
+    /// The machine was changed behind the debugger's back (restored from a snapshot, reset by
+    /// a front end): forget what was remembered about it.
+    pub fn machine_changed(&mut self) {
+        self.ended = None;
+        self.history.clear();
+        self.prev = RegSnap::of(&self.m.cpu);
+        self.int_seen.copy_from_slice(&self.m.cpu.interrupt_counts[..]);
+        self.last_event = None;
+        self.last_stop = None;
     }
 
     /// The name of the symbol at or before `lin` with the offset, e.g. `<main+0x4>`, if any.

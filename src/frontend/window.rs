@@ -26,6 +26,8 @@ use super::keymap::pc_key;
 use super::pacing::Pacer;
 use super::screenshot::{self, Image};
 use crate::cpu::CpuBus;
+use crate::debugger::gdb::{GdbState, GdbTarget, Served, Slice};
+use crate::debugger::{Debugger, Reason};
 use crate::devices::kbc8042::{KBD_BUFFER_SIZE, Key};
 use crate::devices::vga::Frame;
 use crate::machine::clock::Tick;
@@ -53,6 +55,10 @@ pub struct Options {
     pub screenshot_dir: PathBuf,
     /// The snapshot file the save and restore hotkeys use.
     pub snapshot: PathBuf,
+    /// Serve gdb on this address (`--gdb`), from the window's loop.
+    pub gdb: Option<String>,
+    /// With `gdb`: run no instruction before gdb has connected (`-S`).
+    pub wait_gdb: bool,
 }
 
 /// How a window run ended.
@@ -212,7 +218,12 @@ impl Screen {
 
 /// The window run: everything between the window opening and closing.
 struct Session {
-    m: Machine,
+    /// The machine, under the debugger gdb and the debugger hotkey use.
+    t: GdbTarget<Debugger>,
+    /// gdb's listener and connection (`--gdb`).
+    gdb: Option<Served>,
+    /// `-S`: no instruction runs before gdb has connected once.
+    gdb_wait: bool,
     opts: Options,
     factory: Option<Factory>,
     screen_size: (usize, usize),
@@ -249,16 +260,33 @@ struct Session {
 /// (without it, reset restarts the CPU only).
 pub fn run(m: Machine, opts: Options, factory: Option<Factory>) -> Result<Outcome, String> {
     let screen_size = probe_display()?;
+    // Listen before the window opens: a busy port is a usage error, with no window flashing.
+    let gdb = match &opts.gdb {
+        Some(addr) => {
+            let srv = Served::listen(addr)?;
+            eprintln!("x86lab: gdb can connect on {addr} (target remote {addr})");
+            if opts.wait_gdb {
+                eprintln!("x86lab: waiting for gdb before the first instruction (-S)");
+            }
+            Some(srv)
+        }
+        None => None,
+    };
     let frame = Frame::new();
     let display = screenshot::display_size(&frame);
     let scale = opts.scale.unwrap_or_else(|| fit_scale(display.0, display.1, screen_size)).max(1);
     let screen = Screen::open(&format!("x86lab - {}", opts.name), display, scale)?;
     let now = Instant::now();
+    let mut dbg = Debugger::new(m);
+    // The debugger's fast path when nothing is checked between instructions.
+    dbg.history_cap = 0;
     let mut s = Session {
-        pacer: Pacer::new(now, m.now()),
-        start_icount: m.cpu.icount,
-        speed_mark: (m.cpu.icount, now),
-        m,
+        pacer: Pacer::new(now, dbg.m.now()),
+        start_icount: dbg.m.cpu.icount,
+        speed_mark: (dbg.m.cpu.icount, now),
+        t: GdbTarget::new(dbg),
+        gdb_wait: gdb.is_some() && opts.wait_gdb,
+        gdb,
         opts,
         factory,
         screen_size,
@@ -278,22 +306,39 @@ pub fn run(m: Machine, opts: Options, factory: Option<Factory>) -> Result<Outcom
         ending: None,
         wants_debugger: false,
     };
-    loop {
-        s.main_loop()?;
+    let r = loop {
+        if let Err(e) = s.main_loop() {
+            break Err(e);
+        }
         if !std::mem::take(&mut s.wants_debugger) {
-            break;
+            break Ok(());
         }
         // The debugger's REPL on the terminal has the machine until `quit`; the window waits.
         eprintln!("x86lab: the window waits while the debugger has the machine: `quit` gives it back");
-        let mut d = crate::debugger::Debugger::new(s.m);
-        if let Err(e) = crate::debugger::repl::run(&mut d, None) {
+        s.screen.window.set_title(&format!("x86lab - {} - paused: debugger on the terminal", s.opts.name));
+        s.screen.window.update();
+        let d = &mut s.t.dbg;
+        d.history_cap = crate::debugger::DEFAULT_HISTORY;
+        d.budget_end = s.opts.max_instructions.map(|n| s.start_icount.saturating_add(n));
+        if let Err(e) = crate::debugger::repl::run(d, None) {
             eprintln!("x86lab: debugger: {e}");
         }
-        s.m = d.m;
+        d.history_cap = 0;
+        d.history.clear();
+        d.budget_end = None;
         s.back_from_debugger();
+    };
+    // Closing the window (or the guest ending) ends gdb's session too.
+    let status = match s.ending {
+        Some(Ending::Stopped(st)) => crate::debugger::gdb::stop_status(st),
+        _ => 0,
+    };
+    if let Some(srv) = &mut s.gdb {
+        srv.close(&mut s.t, status);
     }
+    r?;
     let ending = s.ending.unwrap_or(Ending::Closed);
-    Ok(Outcome { machine: s.m, ending })
+    Ok(Outcome { machine: s.t.dbg.m, ending })
 }
 
 impl Session {
@@ -301,16 +346,41 @@ impl Session {
         let period = Duration::from_nanos(1_000_000_000 / FPS);
         let mut next_picture = Instant::now();
         loop {
+            self.serve_gdb(Duration::ZERO);
+            if self.ending.is_some() {
+                return Ok(());
+            }
             if self.state == RunState::Running {
-                self.run_until(next_picture);
+                match self.gdb_state() {
+                    Some(GdbState::Running) => self.gdb_slice(next_picture),
+                    // gdb has stopped the guest, or -S and gdb has not come yet.
+                    Some(GdbState::Stopped) => {}
+                    Some(GdbState::Listening) if self.gdb_wait => {}
+                    _ => self.run_until(next_picture),
+                }
                 if self.ending.is_some() {
                     return Ok(());
                 }
             }
-            // The guest is ahead of the wall clock (or not running): wait for the picture's time.
-            let now = Instant::now();
-            if next_picture > now {
-                std::thread::sleep(next_picture - now);
+            // The guest is ahead of the wall clock (or not running): wait for the picture's time,
+            // answering gdb meanwhile (and running the guest for it when it resumes it).
+            loop {
+                let now = Instant::now();
+                if next_picture <= now {
+                    break;
+                }
+                if self.gdb_state().is_none_or(|g| g == GdbState::Listening) {
+                    std::thread::sleep(next_picture - now);
+                    break;
+                }
+                self.serve_gdb(next_picture - now);
+                if self.state == RunState::Running && self.gdb_state() == Some(GdbState::Running) {
+                    self.gdb_slice(next_picture);
+                }
+                if self.ending.is_some() {
+                    return Ok(());
+                }
+
             }
             self.present()?;
             if !self.screen.window.is_open() {
@@ -330,19 +400,88 @@ impl Session {
         }
     }
 
+    fn gdb_state(&self) -> Option<GdbState> {
+        self.gdb.as_ref().map(Served::state)
+    }
+
+    /// Takes gdb's connection if one waits, and answers what gdb sent (waiting up to `wait` for
+    /// it to say something).
+    fn serve_gdb(&mut self, wait: Duration) {
+        let Some(srv) = &mut self.gdb else { return };
+        let before = srv.state();
+        let mut said = Vec::new();
+        if let Some(msg) = srv.accept(&mut self.t) {
+            said.push(msg);
+        }
+        if srv.state() != GdbState::Listening {
+            self.gdb_wait = false;
+        }
+        if let Some(msg) = srv.pump(&mut self.t, wait) {
+            said.push(msg);
+        }
+        let (after, killed) = (srv.state(), srv.killed);
+        if before == GdbState::Listening && after != GdbState::Listening {
+            // The guest stops for gdb: the keys it holds are let go.
+            self.release_all();
+        }
+        for msg in said {
+            self.say(msg);
+        }
+        if after != before {
+            self.pacer.rebase(Instant::now(), self.t.dbg.m.now());
+            self.speed_mark = (self.t.dbg.m.cpu.icount, Instant::now());
+            self.show_title_now();
+        }
+        if killed {
+            self.say("killed by gdb: the run ends".into());
+            self.ending = Some(Ending::Closed);
+        }
+    }
+
+    /// While gdb has the guest running: runs it (through the debugger, which checks gdb's
+    /// breakpoints and watchpoints) until guest time reaches the wall time `until`, as
+    /// [`Session::run_until`] does without gdb, and tells gdb when it stops.
+    fn gdb_slice(&mut self, until: Instant) {
+        self.feed_keys();
+        let Some(srv) = &mut self.gdb else { return };
+        let target = if self.turbo { Tick::NEVER } else { self.pacer.guest_at(until) };
+        self.t.dbg.budget_end = self.opts.max_instructions.map(|n| self.start_icount.saturating_add(n));
+        let (slice, msg) = srv.run_slice(&mut self.t, target, until);
+        self.t.dbg.budget_end = None;
+        if let Some(msg) = msg {
+            self.say(msg);
+        }
+        match slice {
+            Slice::Ran => {}
+            Slice::Stopped(reason) => {
+                self.pacer.rebase(Instant::now(), self.t.dbg.m.now());
+                self.show_title_now();
+                match reason {
+                    Reason::Machine(Stop::HaltedForever) => self.set_state(RunState::Halted),
+                    Reason::Machine(Stop::TripleFault) => self.set_state(RunState::Fault),
+                    Reason::Machine(st) => self.ending = Some(Ending::Stopped(st)),
+                    _ => {}
+                }
+            }
+        }
+        if !self.turbo {
+            self.pacer.forgive_lag(Instant::now(), self.t.dbg.m.now());
+        }
+    }
+
     /// Runs the machine until guest time reaches the wall time `until` (or, with pacing off,
     /// until the wall clock does), feeding typed keys as the guest keyboard takes them.
     fn run_until(&mut self, until: Instant) {
         let target = if self.turbo { Tick::NEVER } else { self.pacer.guest_at(until) };
         loop {
             self.feed_keys();
-            let used = self.m.cpu.icount.saturating_sub(self.start_icount);
+            let used = self.t.dbg.m.cpu.icount.saturating_sub(self.start_icount);
             let left = self.opts.max_instructions.map_or(u64::MAX, |max| max.saturating_sub(used));
             if left == 0 {
                 self.ending = Some(Ending::Stopped(Stop::Budget));
                 return;
             }
-            match self.m.run_until(CHUNK.min(left), target) {
+            match self.t.dbg.m.run_until(CHUNK.min(left), target) {
                 Stop::Budget => {}
                 Stop::GuestExit(st) => {
                     self.ending = Some(Ending::Stopped(Stop::GuestExit(st)));
@@ -357,32 +496,32 @@ impl Session {
                     return;
                 }
             }
-            if self.m.now() >= target || Instant::now() >= until {
+            if self.t.dbg.m.now() >= target || Instant::now() >= until {
                 break;
             }
         }
         if !self.turbo {
-            self.pacer.forgive_lag(Instant::now(), self.m.now());
+            self.pacer.forgive_lag(Instant::now(), self.t.dbg.m.now());
         }
     }
 
     /// Delivers queued key edges while the guest keyboard's buffer has room for them.
     fn feed_keys(&mut self) {
         while let Some(&(key, down)) = self.type_ahead.front() {
-            let kb = &self.m.bus.kbc.keyboard;
+            let kb = &self.t.dbg.m.bus.kbc.keyboard;
             if kb.scanning && kb.buffer.len() + key.scancodes(kb.set, down).len() > KBD_BUFFER_SIZE {
                 return;
             }
             self.type_ahead.pop_front();
-            let icount = self.m.cpu.icount;
-            self.m.bus.sync(icount);
-            self.m.bus.key_event(key, down);
+            let icount = self.t.dbg.m.cpu.icount;
+            self.t.dbg.m.bus.sync(icount);
+            self.t.dbg.m.bus.key_event(key, down);
         }
     }
 
     /// Renders the VGA if its picture changed and shows it (or just pumps the window's events).
     fn present(&mut self) -> Result<(), String> {
-        let changed = self.m.bus.vga.render_into(self.m.now(), &mut self.frame);
+        let changed = self.t.dbg.m.bus.vga.render_into(self.t.dbg.m.now(), &mut self.frame);
         let display = screenshot::display_size(&self.frame);
         let scale = self.opts.scale.unwrap_or_else(|| fit_scale(display.0, display.1, self.screen_size)).max(1);
         let size = (display.0 * scale, display.1 * scale);
@@ -463,8 +602,8 @@ impl Session {
 
     fn set_state(&mut self, state: RunState) {
         if state == RunState::Running && self.state != RunState::Running {
-            self.pacer.rebase(Instant::now(), self.m.now());
-            self.speed_mark = (self.m.cpu.icount, Instant::now());
+            self.pacer.rebase(Instant::now(), self.t.dbg.m.now());
+            self.speed_mark = (self.t.dbg.m.cpu.icount, Instant::now());
         }
         if state != RunState::Running {
             self.mips = 0.0;
@@ -507,7 +646,9 @@ impl Session {
             HostKey::W => self.save_snapshot(),
             HostKey::L => self.restore_snapshot(),
             HostKey::D => {
-                if std::io::stdin().is_terminal() {
+                if self.gdb_state().is_some_and(|g| g != GdbState::Listening) {
+                    self.say("gdb is connected: detach it first (or use gdb's `monitor CMD`)".into());
+                } else if std::io::stdin().is_terminal() {
                     self.release_all();
                     self.wants_debugger = true;
                 } else {
@@ -518,7 +659,7 @@ impl Session {
             }
             HostKey::F => {
                 self.turbo = !self.turbo;
-                self.pacer.rebase(Instant::now(), self.m.now());
+                self.pacer.rebase(Instant::now(), self.t.dbg.m.now());
                 let msg = if self.turbo {
                     "pacing off: the guest runs as fast as it can"
                 } else {
@@ -544,8 +685,8 @@ impl Session {
         {
             return self.say(format!("snapshot: {}: {e}", dir.display()));
         }
-        let desc = format!("saved from the window at instruction {}", self.m.cpu.icount);
-        let msg = match crate::snapshot::save(&self.m, &path, &desc) {
+        let desc = format!("saved from the window at instruction {}", self.t.dbg.m.cpu.icount);
+        let msg = match crate::snapshot::save(&self.t.dbg.m, &path, &desc) {
             Ok(size) => format!("snapshot saved to {} ({size} bytes)", path.display()),
             Err(e) => format!("snapshot not saved: {e}"),
         };
@@ -558,12 +699,13 @@ impl Session {
         let path = self.opts.snapshot.clone();
         self.release_all();
         self.feed_keys();
-        match crate::snapshot::restore_into(&mut self.m, &path) {
+        match crate::snapshot::restore_into(&mut self.t.dbg.m, &path) {
             Ok(s) => {
+                self.t.dbg.machine_changed();
                 self.type_ahead.clear();
                 self.guest_down.clear();
                 self.frame = Frame::new();
-                self.start_icount = self.m.cpu.icount.min(self.start_icount);
+                self.start_icount = self.t.dbg.m.cpu.icount.min(self.start_icount);
                 self.state = RunState::Paused;
                 self.set_state(RunState::Running);
                 self.say(format!("snapshot restored from {} (instruction {})", path.display(), s.icount));
@@ -588,17 +730,18 @@ impl Session {
         self.type_ahead.clear();
         match &mut self.factory {
             Some(f) => {
-                self.m.flush();
+                self.t.dbg.m.flush();
                 let mut fresh = f()?;
-                fresh.serial_input = self.m.serial_input.take();
-                self.m = fresh;
+                fresh.serial_input = self.t.dbg.m.serial_input.take();
+                self.t.dbg.replace_machine(fresh);
             }
             None => {
-                self.m.cpu.reset();
-                self.m.bus.debugexit.status = None;
+                self.t.dbg.m.cpu.reset();
+                self.t.dbg.m.bus.debugexit.status = None;
+                self.t.dbg.machine_changed();
             }
         }
-        self.start_icount = self.m.cpu.icount;
+        self.start_icount = self.t.dbg.m.cpu.icount;
         self.frame = Frame::new();
         self.state = RunState::Paused;
         self.set_state(RunState::Running);
@@ -607,19 +750,37 @@ impl Session {
     }
 
     fn title(&self) -> String {
-        let mut t = format!("x86lab - {} - {}", self.opts.name, self.state.label());
-        if self.state == RunState::Running {
+        let gdb = self.gdb_state();
+        let label = match (gdb, &self.gdb) {
+            (Some(GdbState::Listening), Some(srv)) if self.gdb_wait => format!("waiting for gdb on {}", srv.addr()),
+            (Some(GdbState::Stopped), _) if self.state == RunState::Running => "stopped".to_string(),
+            _ => self.state.label().to_string(),
+        };
+        let mut t = format!("x86lab - {} - {label}", self.opts.name);
+        if self.state == RunState::Running && !self.gdb_wait && gdb != Some(GdbState::Stopped) {
             let digits = if self.mips < 10.0 { 2 } else { 1 };
             t.push_str(&format!(" - {:.*} MIPS", digits, self.mips));
             if self.turbo {
                 t.push_str(" (unpaced)");
             }
         }
+        match gdb {
+            Some(GdbState::Stopped) => t.push_str(" - gdb: stopped"),
+            Some(GdbState::Running) => t.push_str(" - gdb: running"),
+            _ => {}
+        }
         match &self.message {
             Some((msg, at)) if at.elapsed() < MESSAGE_TIME => t.push_str(&format!(" - {msg}")),
             _ => t.push_str(" - Right Ctrl+H: help"),
         }
         t
+    }
+
+    /// Sets the title and sends it to the X server now (not at the next picture): gdb's state
+    /// changed, and what gdb does next may look at the title.
+    fn show_title_now(&mut self) {
+        self.update_title();
+        self.screen.window.update();
     }
 
     fn update_title(&mut self) {
@@ -630,9 +791,9 @@ impl Session {
                 let (n0, t0) = self.speed_mark;
                 let secs = now.duration_since(t0).as_secs_f64();
                 if secs > 0.0 {
-                    self.mips = self.m.cpu.icount.saturating_sub(n0) as f64 / secs / 1e6;
+                    self.mips = self.t.dbg.m.cpu.icount.saturating_sub(n0) as f64 / secs / 1e6;
                 }
-                self.speed_mark = (self.m.cpu.icount, now);
+                self.speed_mark = (self.t.dbg.m.cpu.icount, now);
             }
         }
         let title = self.title();

@@ -783,6 +783,13 @@ impl Machine {
     /// the exit device, chipset events, HLT, triple faults). The debugger calls it when it has
     /// breakpoints to check between instructions; `run` stays the fast path.
     pub fn step(&mut self) -> Option<Stop> {
+        self.step_until(Tick::NEVER)
+    }
+
+    /// [`Machine::step`], but a halted CPU skips guest time no further than `limit` (and, with a
+    /// finite `limit`, waits there for host input instead of ending the run), as in
+    /// [`Machine::run_until`].
+    pub fn step_until(&mut self, limit: Tick) -> Option<Stop> {
         self.bus.sync(self.cpu.icount);
         self.bus.run_timers();
         let input_open = self.poll_serial_input();
@@ -800,7 +807,7 @@ impl Machine {
         if exit == RunExit::Budget && self.cpu.halted && !(self.cpu.flags.get(Eflags::IF) && self.bus.intr()) {
             exit = RunExit::Halted;
         }
-        self.settle(exit, input_open, Tick::NEVER)
+        self.settle(exit, input_open, limit)
     }
 
     /// Acts on why the CPU stopped running: the exit device, chipset events, HLT (skipping guest
