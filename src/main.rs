@@ -52,12 +52,17 @@ enum Command {
   6      triple fault with --stop-on-triple-fault\n\n\
 WINDOW:\n  \
   Without --headless the screen is shown in a window. Right Ctrl is the host key: hold it and press\n  \
-  P pause/resume, S screenshot, R reset, Q power off, F pacing on/off, H list the keys.\n\n\
+  P pause/resume, S screenshot, R reset, Q power off, F pacing on/off, D debugger, H list the keys.\n\n\
+GDB:\n  \
+  --gdb [-S] serves gdb beside the window (or headless with --headless): the window stays live,\n  \
+  its title says `gdb: stopped` or `gdb: running`; with -S it waits (black) for gdb to connect.\n  \
+  After gdb detaches the guest runs on and another gdb may connect; closing the window ends the run.\n\n\
 EXAMPLES:\n  \
   x86lab run roms/demo/demo.img\n  \
   x86lab run --bios roms/tests/realmode.bin --headless\n  \
   x86lab run --bios rom.bin --headless --stats --max-instructions 1000000\n  \
-  x86lab run --headless --kernel kernel.elf --append \"debug\" --initrd \"initrd.img args\"")]
+  x86lab run --headless --kernel kernel.elf --append \"debug\" --initrd \"initrd.img args\"\n  \
+  x86lab run --gdb 127.0.0.1:1234 -S   (then: gdb -ex 'target remote 127.0.0.1:1234')")]
     Run(RunArgs),
     /// Create a VM folder: NAME/NAME.toml (commented settings), its disk images, snapshots/.
     New(vmcli::NewArgs),
@@ -210,7 +215,8 @@ struct RunArgs {
     stop_on_triple_fault: bool,
 
     /// Serve the GDB remote protocol on HOST:PORT (default 127.0.0.1:1234): `target remote
-    /// HOST:PORT` in gdb. Addresses are linear; `monitor CMD` runs debugger commands.
+    /// HOST:PORT` in gdb. Addresses are linear; `monitor CMD` runs debugger commands. Works
+    /// beside the window (which stays live) and with --headless.
     #[arg(long, value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = x86lab::debugger::gdb::DEFAULT_ADDR)]
     gdb: Option<String>,
 

@@ -224,6 +224,18 @@ fn without_a_display_the_window_says_so_and_suggests_headless() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no X server answers on DISPLAY=:4093") && err.contains("--headless"), "{}", describe(&out));
+    // --gdb keeps the window, so it needs a display too (and says so before listening).
+    let out = x86lab()
+        .args(["run", KBDECHO, "--gdb", "127.0.0.1:0", "-S"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DISPLAY is not set") && err.contains("--headless"), "{}", describe(&out));
+    assert!(!err.contains("waiting for gdb"), "{}", describe(&out));
 }
 
 #[test]

@@ -15,6 +15,9 @@
 //!   `monitor catch #PF`. Points set that way stop gdb with SIGTRAP.
 //! - The guest ending (exit device, halting for good, --max-instructions) is reported to gdb
 //!   as the process exiting with the status `x86lab run` would exit with.
+//! - Two ways to serve: blocking ([`session`], [`serve`], [`run_served`]: the stub owns the
+//!   thread until gdb detaches; the REPL's `gdb`, `x86lab debug --gdb`, headless `run --gdb`),
+//!   and [`Served`], polled by a front end's own loop (the window), on gdbstub's state machine.
 
 use super::{Debugger, Loc, PointKind, Reason, Resume, Space, WatchKind};
 use crate::cpu::regs::Seg;

@@ -18,7 +18,14 @@
 //!   window loses the focus, the keys the guest holds are released.
 //! - **Host key** (Right Ctrl) commands: see [`super::HOTKEYS`].
 //! - **Title**: the machine's name, the run state (running, paused, halted, stopped by fault)
-//!   and the speed in MIPS (millions of guest instructions per wall second).
+//!   and the speed in MIPS (millions of guest instructions per wall second); with `--gdb`,
+//!   gdb's state (`gdb: stopped`, `gdb: running`; `waiting for gdb on ADDR` with `-S`).
+//! - **gdb** (`--gdb`, [`Options::gdb`]): served from this loop without blocking it
+//!   ([`Served`]): between pictures the loop sleeps on gdb's socket instead of a timer, so gdb's
+//!   requests are answered at once, and while gdb has the guest running it runs through the
+//!   [`Debugger`] (gdb's breakpoints and watchpoints are checked) in the same paced slices.
+//!   The screen, the keyboard and the host keys stay live in every state. The debugger hotkey
+//!   is refused while gdb is connected (one debugger at a time).
 //!
 //! [`Vga::render_into`]: crate::devices::vga::Vga::render_into
 
@@ -350,6 +357,10 @@ impl Session {
             if self.ending.is_some() {
                 return Ok(());
             }
+            if self.state == RunState::Halted && self.gdb_state() == Some(GdbState::Running) {
+                // gdb continues a guest halted for good: it is told at once (it exited).
+                self.gdb_slice(next_picture);
+            }
             if self.state == RunState::Running {
                 match self.gdb_state() {
                     Some(GdbState::Running) => self.gdb_slice(next_picture),
@@ -380,7 +391,6 @@ impl Session {
                 if self.ending.is_some() {
                     return Ok(());
                 }
-
             }
             self.present()?;
             if !self.screen.window.is_open() {
