@@ -66,7 +66,7 @@ impl Cpu {
     /// TSS are supervisor accesses and never checked (they do not come through here), nor are
     /// instruction fetches.
     #[inline]
-    fn alignment_checking(&self) -> bool {
+    pub(crate) fn alignment_checking(&self) -> bool {
         self.cr0.contains(Cr0::AM) && self.flags.get(super::flags::Eflags::AC)
     }
 
@@ -183,10 +183,12 @@ impl Cpu {
         self.write_lin32_as(bus, lin, v, self.cpl == 3)
     }
 
+    #[inline]
     pub fn read_lin8_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, user: bool) -> Res<u8> {
         let p = self.translate_as(bus, lin, Access::Read, user)?;
         Ok(bus.read8(p))
     }
+    #[inline]
     pub fn read_lin16_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, user: bool) -> Res<u16> {
         if lin & 0xFFF > 0xFFE {
             let lo = self.read_lin8_as(bus, lin, user)?;
@@ -196,6 +198,7 @@ impl Cpu {
         let p = self.translate_as(bus, lin, Access::Read, user)?;
         Ok(bus.read16(p))
     }
+    #[inline]
     pub fn read_lin32_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, user: bool) -> Res<u32> {
         if lin & 0xFFF > 0xFFC {
             let mut b = [0u8; 4];
@@ -207,11 +210,13 @@ impl Cpu {
         let p = self.translate_as(bus, lin, Access::Read, user)?;
         Ok(bus.read32(p))
     }
+    #[inline]
     pub fn write_lin8_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u8, user: bool) -> Res<()> {
         let p = self.phys_w(bus, lin, 1, user)?;
         bus.write8(p, v);
         Ok(())
     }
+    #[inline]
     pub fn write_lin16_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u16, user: bool) -> Res<()> {
         if lin & 0xFFF > 0xFFE {
             // Check both pages before writing either, so a fault leaves memory unchanged.
@@ -226,6 +231,7 @@ impl Cpu {
         bus.write16(p, v);
         Ok(())
     }
+    #[inline]
     pub fn write_lin32_as<B: CpuBus>(&mut self, bus: &mut B, lin: u32, v: u32, user: bool) -> Res<()> {
         if lin & 0xFFF > 0xFFC {
             let mut ps = [0u32; 4];
@@ -244,6 +250,7 @@ impl Cpu {
 
     // ---- segment:offset accesses -------------------------------------------------------
 
+    #[inline]
     pub fn read8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u8> {
         let lin = self.linear(seg, off, 1, Access::Read)?;
         if self.data_bps != 0 {
@@ -251,6 +258,7 @@ impl Cpu {
         }
         self.read_lin8(bus, lin)
     }
+    #[inline]
     pub fn read16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u16> {
         let lin = self.linear(seg, off, 2, Access::Read)?;
         if self.data_bps != 0 {
@@ -258,6 +266,7 @@ impl Cpu {
         }
         self.read_lin16(bus, lin)
     }
+    #[inline]
     pub fn read32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u32> {
         let lin = self.linear(seg, off, 4, Access::Read)?;
         if self.data_bps != 0 {
@@ -265,6 +274,7 @@ impl Cpu {
         }
         self.read_lin32(bus, lin)
     }
+    #[inline]
     pub fn write8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u8) -> Res<()> {
         let lin = self.linear(seg, off, 1, Access::Write)?;
         if self.data_bps != 0 {
@@ -272,6 +282,7 @@ impl Cpu {
         }
         self.write_lin8(bus, lin, v)
     }
+    #[inline]
     pub fn write16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u16) -> Res<()> {
         let lin = self.linear(seg, off, 2, Access::Write)?;
         if self.data_bps != 0 {
@@ -279,6 +290,7 @@ impl Cpu {
         }
         self.write_lin16(bus, lin, v)
     }
+    #[inline]
     pub fn write32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u32) -> Res<()> {
         let lin = self.linear(seg, off, 4, Access::Write)?;
         if self.data_bps != 0 {
@@ -288,6 +300,7 @@ impl Cpu {
     }
 
     /// Reads `size` (1, 2 or 4) bytes, zero-extended.
+    #[inline]
     pub fn read_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32) -> Res<u32> {
         match size {
             1 => self.read8(bus, seg, off).map(u32::from),
@@ -296,6 +309,7 @@ impl Cpu {
         }
     }
     /// Writes the low `size` (1, 2 or 4) bytes of `v`.
+    #[inline]
     pub fn write_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32, v: u32) -> Res<()> {
         match size {
             1 => self.write8(bus, seg, off, v as u8),
@@ -328,6 +342,7 @@ impl Cpu {
     }
 
     /// Pushes `size` (2 or 4) bytes. ESP changes only if the write succeeds.
+    #[inline]
     pub fn push<B: CpuBus>(&mut self, bus: &mut B, size: u32, v: u32) -> Res<()> {
         let new_sp = self.sp_offset(size.wrapping_neg());
         self.write_sized(bus, Seg::Ss, new_sp, size, v)?;
@@ -335,6 +350,7 @@ impl Cpu {
         Ok(())
     }
     /// Pops `size` (2 or 4) bytes. ESP changes only if the read succeeds.
+    #[inline]
     pub fn pop<B: CpuBus>(&mut self, bus: &mut B, size: u32) -> Res<u32> {
         let v = self.read_sized(bus, Seg::Ss, self.sp(), size)?;
         self.set_sp(self.sp_offset(size));

@@ -17,6 +17,7 @@
 //! - An instruction that crosses a page boundary is never cached: it is decoded each time from
 //!   bytes fetched through both pages.
 
+use super::fast::Fast;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction};
 
 /// Longest trace, in instructions.
@@ -57,6 +58,8 @@ pub struct Trace {
 pub struct DecodeCache {
     slots: Vec<Slot>,
     pool: Vec<Instruction>,
+    /// The pre-resolved form of each instruction in `pool`, at the same index (see `fast.rs`).
+    fast: Vec<Fast>,
     pages: Vec<Page>,
     /// Statistics: trace fills and lookups that hit.
     pub fills: u64,
@@ -108,6 +111,7 @@ impl DecodeCache {
         DecodeCache {
             slots: vec![Slot::default(); SLOTS],
             pool: Vec::with_capacity(POOL),
+            fast: Vec::with_capacity(POOL),
             pages: Vec::new(),
             fills: 0,
             hits: 0,
@@ -125,6 +129,7 @@ impl DecodeCache {
     /// Forgets every trace.
     pub fn flush(&mut self) {
         self.pool.clear();
+        self.fast.clear();
         for s in &mut self.slots {
             s.key = 0;
         }
@@ -173,6 +178,12 @@ impl DecodeCache {
         &self.pool[idx as usize]
     }
 
+    /// The pre-resolved form of the instruction at a pool index.
+    #[inline]
+    pub fn fast(&self, idx: u32) -> &Fast {
+        &self.fast[idx as usize]
+    }
+
     /// Decodes a new trace from `bytes`, the code from `phys` to the end of its page. Returns
     /// `None` when not even the first instruction fits in the page.
     pub fn fill(&mut self, phys: u32, big: bool, bytes: &[u8]) -> Option<Trace> {
@@ -191,6 +202,7 @@ impl DecodeCache {
             }
             end_off = d.position();
             self.pool.push(ins);
+            self.fast.push(Fast::of(&ins));
             if ins.flow_control() != FlowControl::Next || ins.is_invalid() {
                 break;
             }

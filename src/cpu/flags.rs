@@ -124,7 +124,7 @@ impl Flags {
     /// Records an arithmetic result whose status flags (those in `mask`) are computed on demand.
     /// Flags pending from the previous operation that this one does not write (e.g. CF across
     /// INC) are resolved first.
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)] // one flat record of the operation, on the hot path
     pub fn set_lazy(&mut self, op: LazyOp, width: u32, a: u32, b: u32, res: u32, carry_in: u32, mask: u32) {
         if self.lazy_mask & !mask != 0 {

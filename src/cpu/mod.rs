@@ -20,6 +20,7 @@ pub mod access;
 pub mod debug;
 pub mod decode;
 pub mod exec;
+pub mod fast;
 pub mod fault;
 pub mod flags;
 pub mod interrupt;
@@ -375,6 +376,9 @@ impl Cpu {
         if self.halted {
             return;
         }
+        if self.step_fast(bus) {
+            return;
+        }
         let ins = match self.fetch(bus) {
             Ok(ins) => ins,
             Err(f) => {
@@ -424,6 +428,55 @@ impl Cpu {
         }
     }
     // ANCHOR_END: step
+
+    /// The fast path of [`Cpu::step`]: the next instruction of the current trace, when it has a
+    /// pre-resolved form ([`fast`]) and no debug feature (instruction breakpoints, single-step)
+    /// is on. Returns false, having changed nothing, when the general path must take it.
+    #[inline(always)]
+    fn step_fast<B: CpuBus>(&mut self, bus: &mut B) -> bool {
+        let c = self.cursor;
+        if !(c.pos < c.trace.len && c.eip == self.eip && self.cache.page_gen(c.trace.page) == c.trace.generation) {
+            return false;
+        }
+        if self.exec_bps != 0 || self.flags.get(Eflags::TF) {
+            return false;
+        }
+        let idx = c.trace.start + c.pos;
+        let f = *self.cache.fast(idx);
+        if f == fast::Fast::Generic {
+            return false;
+        }
+        // The CS limit check of `accept`, for an instruction that is never invalid.
+        let len = self.cache.instr(idx).len() as u32;
+        let last = self.eip.wrapping_add(len - 1);
+        if last > self.seg[Seg::Cs as usize].limit || last < self.eip {
+            return false;
+        }
+        self.next_eip = self.eip.wrapping_add(len);
+        self.cursor.pos += 1;
+        self.cursor.eip = self.next_eip;
+        match self.exec_fast(bus, &f) {
+            Ok(()) => {
+                self.eip = self.next_eip;
+                self.icount += 1;
+                if self.flags.get(Eflags::RF) {
+                    // RF is cleared once an instruction completes (SDM Vol. 3A §17.3.1.1).
+                    self.flags.set(Eflags::RF, false);
+                }
+                if self.pending_db != 0 {
+                    // A data breakpoint hit (no fast form loads SS, so nothing holds it off).
+                    let hits = std::mem::take(&mut self.pending_db);
+                    self.dr[6] = (self.dr[6] & !0xF) | hits;
+                    interrupt::debug_trap(self, bus, false);
+                }
+            }
+            Err(f) => {
+                self.invalidate_cursor();
+                self.raise(bus, f);
+            }
+        }
+        true
+    }
 
     /// Records and delivers a fault raised by the current instruction. The instruction counts
     /// as executed (`icount`), so a guest stuck in a loop of faults still uses up its budget.

@@ -32,7 +32,7 @@ pub fn reg_size(r: Register) -> u32 {
 
 impl Cpu {
     /// Reads a general (8/16/32-bit) or segment register, zero-extended.
-    #[inline]
+    #[inline(always)]
     pub fn reg(&self, r: Register) -> u32 {
         let n = r as u32;
         match n {
@@ -48,7 +48,7 @@ impl Cpu {
     }
 
     /// Writes a general register (8/16/32-bit), preserving the bits outside it.
-    #[inline]
+    #[inline(always)]
     pub fn set_reg(&mut self, r: Register, v: u32) {
         let n = r as u32;
         match n {
@@ -68,7 +68,7 @@ impl Cpu {
     }
 
     /// Reads the low `size` bytes of general register `n` (0-7 = eAX..eDI, or AL..BH for bytes).
-    #[inline]
+    #[inline(always)]
     pub fn gpr_sized(&self, n: usize, size: u32) -> u32 {
         match size {
             1 => (self.gpr[n & 3] >> ((n & 4) << 1)) & 0xFF,
@@ -78,7 +78,7 @@ impl Cpu {
     }
 
     /// Writes the low `size` bytes of general register `n` (bytes: AL..BH numbering).
-    #[inline]
+    #[inline(always)]
     pub fn set_gpr_sized(&mut self, n: usize, size: u32, v: u32) {
         match size {
             1 => {

@@ -279,12 +279,26 @@ impl PcBus {
         self.mem.write8(addr, value)
     }
     /// True when `len` bytes at `addr` are plain RAM (the common case).
-    #[inline]
+    #[inline(always)]
     fn plain(&self, addr: u32, len: u32) -> bool {
         (addr as u64 + len as u64) <= self.mem.fast_limit() as u64 || {
             let end = addr as u64 + len as u64;
             addr >= memory::ONE_MIB && end <= self.mem.ram.len() as u64
         }
+    }
+    /// `N` bytes of plain RAM (the caller checked [`PcBus::plain`]): one slice copy, below
+    /// and above 1 MiB alike.
+    #[inline(always)]
+    fn ram_read<const N: usize>(&self, addr: u32) -> [u8; N] {
+        let a = addr as usize;
+        let mut b = [0; N];
+        b.copy_from_slice(&self.mem.ram[a..a + N]);
+        b
+    }
+    #[inline(always)]
+    fn ram_write<const N: usize>(&mut self, addr: u32, b: [u8; N]) {
+        let a = addr as usize;
+        self.mem.ram[a..a + N].copy_from_slice(&b);
     }
 }
 
@@ -300,7 +314,7 @@ impl CpuBus for PcBus {
     #[inline]
     fn read16(&mut self, addr: u32) -> u16 {
         if self.plain(addr, 2) {
-            u16::from_le_bytes(self.mem.read_n(addr))
+            u16::from_le_bytes(self.ram_read(addr))
         } else {
             u16::from_le_bytes([self.read8_slow(addr), self.read8_slow(addr.wrapping_add(1))])
         }
@@ -308,7 +322,7 @@ impl CpuBus for PcBus {
     #[inline]
     fn read32(&mut self, addr: u32) -> u32 {
         if self.plain(addr, 4) {
-            u32::from_le_bytes(self.mem.read_n(addr))
+            u32::from_le_bytes(self.ram_read(addr))
         } else {
             u32::from_le_bytes(std::array::from_fn(|i| self.read8_slow(addr.wrapping_add(i as u32))))
         }
@@ -316,7 +330,7 @@ impl CpuBus for PcBus {
     #[inline]
     fn write16(&mut self, addr: u32, value: u16) {
         if self.plain(addr, 2) {
-            self.mem.write_n(addr, value.to_le_bytes())
+            self.ram_write(addr, value.to_le_bytes())
         } else {
             for (i, b) in value.to_le_bytes().into_iter().enumerate() {
                 self.write8_slow(addr.wrapping_add(i as u32), b);
@@ -326,7 +340,7 @@ impl CpuBus for PcBus {
     #[inline]
     fn write32(&mut self, addr: u32, value: u32) {
         if self.plain(addr, 4) {
-            self.mem.write_n(addr, value.to_le_bytes())
+            self.ram_write(addr, value.to_le_bytes())
         } else {
             for (i, b) in value.to_le_bytes().into_iter().enumerate() {
                 self.write8_slow(addr.wrapping_add(i as u32), b);

@@ -34,24 +34,9 @@ pub fn alu<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> 
     let m = mask(size);
     let b = cpu.read_op(bus, ins, 1)? & m;
     let w = size * 8;
-    let op = ins.mnemonic();
-    let (res, lazy, cin) = match op {
-        M::Add => (a.wrapping_add(b), LazyOp::Add, 0),
-        M::Adc => {
-            let c = cpu.flags.cf() as u32;
-            (a.wrapping_add(b).wrapping_add(c), LazyOp::Add, c)
-        }
-        M::Sub | M::Cmp => (a.wrapping_sub(b), LazyOp::Sub, 0),
-        M::Sbb => {
-            let c = cpu.flags.cf() as u32;
-            (a.wrapping_sub(b).wrapping_sub(c), LazyOp::Sub, c)
-        }
-        M::And | M::Test => (a & b, LazyOp::Logic, 0),
-        M::Or => (a | b, LazyOp::Logic, 0),
-        _ => (a ^ b, LazyOp::Logic, 0),
-    };
-    let res = res & m;
-    if !matches!(op, M::Cmp | M::Test) {
+    let op = crate::cpu::fast::AluOp::from_mnemonic(ins.mnemonic()).unwrap_or(crate::cpu::fast::AluOp::Xor);
+    let (res, lazy, cin) = crate::cpu::fast::alu_compute(cpu, op, size, a, b);
+    if op.writes() {
         cpu.write_op_at(bus, ins, 0, at, size, res)?;
     }
     cpu.flags.set_lazy(lazy, w, a, b, res, cin, Eflags::STATUS.bits());

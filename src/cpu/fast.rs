@@ -1,0 +1,490 @@
+//! Pre-resolved forms of the most frequent instructions.
+//!
+//! When the decode cache fills a trace it also looks at each instruction once and, for the
+//! common shapes — MOV, the ALU group (ADD OR ADC SBB AND SUB XOR CMP TEST), INC/DEC on a
+//! register, LEA, Jcc and JMP rel — records a [`Fast`]: the operation with its operands already
+//! extracted (register numbers, the immediate extended to the operand size, the parts of the
+//! effective address, the branch displacement). [`Cpu::step`] executes those without copying
+//! the iced-x86 `Instruction`, without the `match` on the mnemonic and without asking iced for
+//! operand kinds again each time. Everything else is [`Fast::Generic`] and goes through
+//! `exec::execute`.
+//!
+//! The semantics are those of the generic handlers, which share their arithmetic with this file
+//! ([`alu_result`]): the same order of reads and writes (so the same faults, SDM Vol. 3A §6.5),
+//! the same lazy flags.
+
+use super::exec::mask;
+use super::fault::Res;
+use super::flags::{Eflags, LazyOp};
+use super::operand::reg_size;
+use super::regs::Seg;
+use super::{Cpu, CpuBus};
+use iced_x86::{ConditionCode, Instruction, Mnemonic as M, OpKind, Register};
+
+/// The ALU group (SDM Vol. 1 §7.3.2, §7.3.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AluOp {
+    Add,
+    Or,
+    Adc,
+    Sbb,
+    And,
+    Sub,
+    Xor,
+    Cmp,
+    Test,
+}
+
+impl AluOp {
+    pub fn from_mnemonic(m: M) -> Option<AluOp> {
+        Some(match m {
+            M::Add => AluOp::Add,
+            M::Or => AluOp::Or,
+            M::Adc => AluOp::Adc,
+            M::Sbb => AluOp::Sbb,
+            M::And => AluOp::And,
+            M::Sub => AluOp::Sub,
+            M::Xor => AluOp::Xor,
+            M::Cmp => AluOp::Cmp,
+            M::Test => AluOp::Test,
+            _ => return None,
+        })
+    }
+    /// CMP and TEST only set flags.
+    #[inline]
+    pub fn writes(self) -> bool {
+        !matches!(self, AluOp::Cmp | AluOp::Test)
+    }
+}
+
+/// Computes `a op b` at `size` bytes (both already masked): the result (masked) and the lazy
+/// flags record for it. Shared by the generic handler (`exec::arith::alu`) and the fast forms.
+#[inline(always)]
+pub fn alu_compute(cpu: &Cpu, op: AluOp, size: u32, a: u32, b: u32) -> (u32, LazyOp, u32) {
+    let (res, lazy, cin) = match op {
+        AluOp::Add => (a.wrapping_add(b), LazyOp::Add, 0),
+        AluOp::Adc => {
+            let c = cpu.flags.cf() as u32;
+            (a.wrapping_add(b).wrapping_add(c), LazyOp::Add, c)
+        }
+        AluOp::Sub | AluOp::Cmp => (a.wrapping_sub(b), LazyOp::Sub, 0),
+        AluOp::Sbb => {
+            let c = cpu.flags.cf() as u32;
+            (a.wrapping_sub(b).wrapping_sub(c), LazyOp::Sub, c)
+        }
+        AluOp::And | AluOp::Test => (a & b, LazyOp::Logic, 0),
+        AluOp::Or => (a | b, LazyOp::Logic, 0),
+        AluOp::Xor => (a ^ b, LazyOp::Logic, 0),
+    };
+    (res & mask(size), lazy, cin)
+}
+
+/// [`alu_compute`], and the flags recorded.
+#[inline(always)]
+fn alu_result(cpu: &mut Cpu, op: AluOp, size: u32, a: u32, b: u32) -> u32 {
+    let (res, lazy, cin) = alu_compute(cpu, op, size, a, b);
+    cpu.flags.set_lazy(lazy, size * 8, a, b, res, cin, Eflags::STATUS.bits());
+    res
+}
+
+/// No register (in [`Mem`]).
+const NONE: u8 = 0xFF;
+
+/// A memory operand's effective address, pre-extracted (SDM Vol. 2A §2.1.5; Vol. 1 §3.7.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mem {
+    pub disp: u32,
+    /// General register numbers (0-7), or [`NONE`].
+    pub base: u8,
+    pub index: u8,
+    /// log2 of the scale.
+    pub shift: u8,
+    /// 16-bit addressing: the offset wraps at 64 KiB.
+    pub a16: bool,
+    pub seg: Seg,
+}
+
+/// An instruction in a pre-resolved form. Registers are general-register numbers as
+/// `Cpu::gpr_sized` takes them (for bytes: AL CL DL BL AH CH DH BH); sizes are in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fast {
+    Generic,
+    MovRR {
+        size: u8,
+        d: u8,
+        s: u8,
+    },
+    MovRI {
+        size: u8,
+        d: u8,
+        imm: u32,
+    },
+    MovRM {
+        size: u8,
+        d: u8,
+        m: Mem,
+    },
+    MovMR {
+        size: u8,
+        s: u8,
+        m: Mem,
+    },
+    MovMI {
+        size: u8,
+        imm: u32,
+        m: Mem,
+    },
+    AluRR {
+        op: AluOp,
+        size: u8,
+        d: u8,
+        s: u8,
+    },
+    AluRI {
+        op: AluOp,
+        size: u8,
+        d: u8,
+        imm: u32,
+    },
+    AluRM {
+        op: AluOp,
+        size: u8,
+        d: u8,
+        m: Mem,
+    },
+    AluMR {
+        op: AluOp,
+        size: u8,
+        s: u8,
+        m: Mem,
+    },
+    AluMI {
+        op: AluOp,
+        size: u8,
+        imm: u32,
+        m: Mem,
+    },
+    IncDec {
+        inc: bool,
+        size: u8,
+        r: u8,
+    },
+    Lea {
+        size: u8,
+        d: u8,
+        m: Mem,
+    },
+    /// Jcc rel: taken, EIP = next EIP + disp (wrapped to 16 bits for a 16-bit operand size).
+    Jcc {
+        cc: ConditionCode,
+        disp: u32,
+        near16: bool,
+    },
+    Jmp {
+        disp: u32,
+        near16: bool,
+    },
+}
+
+/// A general register: its number and size, or `None` (segment, control, … registers).
+fn gpr(r: Register) -> Option<(u8, u8)> {
+    let n = r as u32;
+    let size = reg_size(r);
+    let base = match size {
+        1 => Register::AL,
+        2 => Register::AX,
+        4 => Register::EAX,
+        _ => return None,
+    } as u32;
+    // reg_size says 2 for segment registers too: they are not in AX..DI.
+    (n >= base && n < base + 8).then_some(((n - base) as u8, size as u8))
+}
+
+/// An immediate operand as `Cpu::read_op` reads it.
+fn imm(ins: &Instruction, i: u32) -> Option<u32> {
+    Some(match ins.op_kind(i) {
+        OpKind::Immediate8 => ins.immediate8() as u32,
+        OpKind::Immediate16 => ins.immediate16() as u32,
+        OpKind::Immediate32 => ins.immediate32(),
+        OpKind::Immediate8to16 => ins.immediate8to16() as u16 as u32,
+        OpKind::Immediate8to32 => ins.immediate8to32() as u32,
+        _ => return None,
+    })
+}
+
+/// The memory operand as `Cpu::ea` computes it.
+fn mem(ins: &Instruction) -> Option<Mem> {
+    let base = ins.memory_base();
+    let index = ins.memory_index();
+    let mut a16 = false;
+    let mut m = Mem {
+        disp: ins.memory_displacement32(),
+        base: NONE,
+        index: NONE,
+        shift: ins.memory_index_scale().trailing_zeros() as u8,
+        a16: false,
+        seg: Seg::from_iced(ins.memory_segment()).unwrap_or(Seg::Ds),
+    };
+    if base != Register::None {
+        let (n, size) = gpr(base).filter(|&(_, s)| s >= 2)?;
+        m.base = n;
+        a16 = size == 2;
+    }
+    if index != Register::None {
+        let (n, size) = gpr(index).filter(|&(_, s)| s >= 2)?;
+        m.index = n;
+        a16 |= size == 2;
+    }
+    if base == Register::None && index == Register::None {
+        a16 = ins.memory_displ_size() == 2;
+    }
+    m.a16 = a16;
+    Some(m)
+}
+
+impl Fast {
+    /// The pre-resolved form of `ins`, or [`Fast::Generic`].
+    pub fn of(ins: &Instruction) -> Fast {
+        Self::try_of(ins).unwrap_or(Fast::Generic)
+    }
+
+    fn try_of(ins: &Instruction) -> Option<Fast> {
+        if ins.is_invalid() {
+            return None;
+        }
+        let m = ins.mnemonic();
+        let k0 = ins.op0_kind();
+        match m {
+            M::Mov if ins.op_count() == 2 => {
+                let k1 = ins.op1_kind();
+                match (k0, k1) {
+                    (OpKind::Register, OpKind::Register) => {
+                        let (d, size) = gpr(ins.op0_register())?;
+                        let (s, _) = gpr(ins.op1_register())?;
+                        Some(Fast::MovRR { size, d, s })
+                    }
+                    (OpKind::Register, OpKind::Memory) => {
+                        let (d, size) = gpr(ins.op0_register())?;
+                        Some(Fast::MovRM { size, d, m: mem(ins)? })
+                    }
+                    (OpKind::Register, _) => {
+                        let (d, size) = gpr(ins.op0_register())?;
+                        Some(Fast::MovRI { size, d, imm: imm(ins, 1)? })
+                    }
+                    (OpKind::Memory, OpKind::Register) => {
+                        let (s, size) = gpr(ins.op1_register())?;
+                        Some(Fast::MovMR { size, s, m: mem(ins)? })
+                    }
+                    (OpKind::Memory, _) => {
+                        let size = ins.memory_size().size() as u8;
+                        if !matches!(size, 1 | 2 | 4) {
+                            return None;
+                        }
+                        let v = imm(ins, 1)? & mask(size as u32);
+                        Some(Fast::MovMI { size, imm: v, m: mem(ins)? })
+                    }
+                    _ => None,
+                }
+            }
+            M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test if ins.op_count() == 2 => {
+                let op = AluOp::from_mnemonic(m)?;
+                let k1 = ins.op1_kind();
+                match (k0, k1) {
+                    (OpKind::Register, OpKind::Register) => {
+                        let (d, size) = gpr(ins.op0_register())?;
+                        let (s, _) = gpr(ins.op1_register())?;
+                        Some(Fast::AluRR { op, size, d, s })
+                    }
+                    (OpKind::Register, OpKind::Memory) => {
+                        let (d, size) = gpr(ins.op0_register())?;
+                        Some(Fast::AluRM { op, size, d, m: mem(ins)? })
+                    }
+                    (OpKind::Register, _) => {
+                        let (d, size) = gpr(ins.op0_register())?;
+                        Some(Fast::AluRI { op, size, d, imm: imm(ins, 1)? & mask(size as u32) })
+                    }
+                    (OpKind::Memory, OpKind::Register) => {
+                        let (s, size) = gpr(ins.op1_register())?;
+                        Some(Fast::AluMR { op, size, s, m: mem(ins)? })
+                    }
+                    (OpKind::Memory, _) => {
+                        let size = ins.memory_size().size() as u8;
+                        if !matches!(size, 1 | 2 | 4) {
+                            return None;
+                        }
+                        Some(Fast::AluMI { op, size, imm: imm(ins, 1)? & mask(size as u32), m: mem(ins)? })
+                    }
+                    _ => None,
+                }
+            }
+            M::Inc | M::Dec if k0 == OpKind::Register => {
+                let (r, size) = gpr(ins.op0_register())?;
+                Some(Fast::IncDec { inc: m == M::Inc, size, r })
+            }
+            M::Lea if k0 == OpKind::Register && ins.op1_kind() == OpKind::Memory => {
+                let (d, size) = gpr(ins.op0_register())?;
+                if size < 2 {
+                    return None;
+                }
+                Some(Fast::Lea { size, d, m: mem(ins)? })
+            }
+            M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg
+            | M::Jmp
+                if matches!(k0, OpKind::NearBranch16 | OpKind::NearBranch32) =>
+            {
+                let disp = ins.near_branch_target().wrapping_sub(ins.next_ip()) as u32;
+                let near16 = k0 == OpKind::NearBranch16;
+                if m == M::Jmp {
+                    Some(Fast::Jmp { disp, near16 })
+                } else {
+                    Some(Fast::Jcc { cc: ins.condition_code(), disp, near16 })
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Cpu {
+    /// The offset of a pre-extracted memory operand (as [`Cpu::ea`]).
+    #[inline(always)]
+    fn ea_fast(&self, m: &Mem) -> u32 {
+        let mut off = m.disp;
+        if m.base != NONE {
+            off = off.wrapping_add(self.gpr[m.base as usize]);
+        }
+        if m.index != NONE {
+            off = off.wrapping_add(self.gpr[m.index as usize] << m.shift);
+        }
+        if m.a16 { off & 0xFFFF } else { off }
+    }
+
+    /// Near jump by `disp` from the next instruction (as `near_target` + `jump_near`).
+    #[inline(always)]
+    fn jump_rel(&mut self, disp: u32, near16: bool) -> Res<()> {
+        let t = self.next_eip.wrapping_add(disp);
+        self.jump_near(if near16 { t & 0xFFFF } else { t })
+    }
+
+    /// Executes a pre-resolved instruction (not [`Fast::Generic`]).
+    #[inline(always)]
+    pub(crate) fn exec_fast<B: CpuBus>(&mut self, bus: &mut B, f: &Fast) -> Res<()> {
+        match *f {
+            Fast::Generic => unreachable_generic(),
+            Fast::MovRR { size, d, s } => {
+                let v = self.gpr_sized(s as usize, size as u32);
+                self.set_gpr_sized(d as usize, size as u32, v);
+            }
+            Fast::MovRI { size, d, imm } => self.set_gpr_sized(d as usize, size as u32, imm),
+            Fast::MovRM { size, d, m } => {
+                let v = self.read_sized(bus, m.seg, self.ea_fast(&m), size as u32)?;
+                self.set_gpr_sized(d as usize, size as u32, v);
+            }
+            Fast::MovMR { size, s, m } => {
+                let v = self.gpr_sized(s as usize, size as u32);
+                self.write_sized(bus, m.seg, self.ea_fast(&m), size as u32, v)?;
+            }
+            Fast::MovMI { size, imm, m } => self.write_sized(bus, m.seg, self.ea_fast(&m), size as u32, imm)?,
+            Fast::AluRR { op, size, d, s } => {
+                let size = size as u32;
+                let a = self.gpr_sized(d as usize, size);
+                let b = self.gpr_sized(s as usize, size);
+                let r = alu_result(self, op, size, a, b);
+                if op.writes() {
+                    self.set_gpr_sized(d as usize, size, r);
+                }
+            }
+            Fast::AluRI { op, size, d, imm } => {
+                let size = size as u32;
+                let a = self.gpr_sized(d as usize, size);
+                let r = alu_result(self, op, size, a, imm);
+                if op.writes() {
+                    self.set_gpr_sized(d as usize, size, r);
+                }
+            }
+            Fast::AluRM { op, size, d, m } => {
+                let size = size as u32;
+                let a = self.gpr_sized(d as usize, size);
+                let b = self.read_sized(bus, m.seg, self.ea_fast(&m), size)?;
+                let r = alu_result(self, op, size, a, b);
+                if op.writes() {
+                    self.set_gpr_sized(d as usize, size, r);
+                }
+            }
+            Fast::AluMR { op, size, s, m } => {
+                let size = size as u32;
+                let off = self.ea_fast(&m);
+                let a = self.read_sized(bus, m.seg, off, size)?;
+                let b = self.gpr_sized(s as usize, size);
+                self.alu_to_mem(bus, op, size, m.seg, off, a, b)?;
+            }
+            Fast::AluMI { op, size, imm, m } => {
+                let size = size as u32;
+                let off = self.ea_fast(&m);
+                let a = self.read_sized(bus, m.seg, off, size)?;
+                self.alu_to_mem(bus, op, size, m.seg, off, a, imm)?;
+            }
+            Fast::IncDec { inc, size, r } => {
+                let size = size as u32;
+                let a = self.gpr_sized(r as usize, size);
+                let (res, op) = if inc { (a.wrapping_add(1), LazyOp::Add) } else { (a.wrapping_sub(1), LazyOp::Sub) };
+                let res = res & mask(size);
+                self.set_gpr_sized(r as usize, size, res);
+                self.flags.set_lazy(op, size * 8, a, 1, res, 0, Eflags::STATUS.bits() & !Eflags::CF.bits());
+            }
+            Fast::Lea { size, d, m } => {
+                let off = self.ea_fast(&m);
+                self.set_gpr_sized(d as usize, size as u32, off);
+            }
+            Fast::Jcc { cc, disp, near16 } => {
+                if self.cond(cc) {
+                    self.jump_rel(disp, near16)?;
+                }
+            }
+            Fast::Jmp { disp, near16 } => self.jump_rel(disp, near16)?,
+        }
+        Ok(())
+    }
+
+    /// The write half of an ALU read-modify-write on memory: the flags are recorded once the
+    /// write succeeded, as in the generic handler.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn alu_to_mem<B: CpuBus>(
+        &mut self,
+        bus: &mut B,
+        op: AluOp,
+        size: u32,
+        seg: Seg,
+        off: u32,
+        a: u32,
+        b: u32,
+    ) -> Res<()> {
+        let (res, lazy, cin) = alu_compute(self, op, size, a, b);
+        if op.writes() {
+            self.write_sized(bus, seg, off, size, res)?;
+        }
+        self.flags.set_lazy(lazy, size * 8, a, b, res, cin, Eflags::STATUS.bits());
+        Ok(())
+    }
+}
+
+#[cold]
+fn unreachable_generic() {
+    debug_assert!(false, "exec_fast called with Fast::Generic");
+}
