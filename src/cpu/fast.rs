@@ -2,7 +2,8 @@
 //!
 //! When the decode cache fills a trace it also looks at each instruction once and, for the
 //! common shapes — MOV, the ALU group (ADD OR ADC SBB AND SUB XOR CMP TEST), INC/DEC on a
-//! register, LEA, Jcc and JMP rel — records a [`Fast`]: the operation with its operands already
+//! register, LEA, Jcc, JMP rel, CALL rel, RET near, PUSH/POP of a general register, LOOP/LOOPE/
+//! LOOPNE — records a [`Fast`]: the operation with its operands already
 //! extracted (register numbers, the immediate extended to the operand size, the parts of the
 //! effective address, the branch displacement). [`Cpu::step`] executes those without copying
 //! the iced-x86 `Instruction`, without the `match` on the mnemonic and without asking iced for
@@ -14,12 +15,12 @@
 //! the same lazy flags.
 
 use super::exec::mask;
-use super::fault::Res;
+use super::fault::{Fault, Res, Why};
 use super::flags::{Eflags, LazyOp};
 use super::operand::reg_size;
-use super::regs::Seg;
+use super::regs::{ECX, Seg};
 use super::{Cpu, CpuBus};
-use iced_x86::{ConditionCode, Instruction, Mnemonic as M, OpKind, Register};
+use iced_x86::{Code, ConditionCode, Instruction, Mnemonic as M, OpKind, Register};
 
 /// The ALU group (SDM Vol. 1 §7.3.2, §7.3.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,6 +182,31 @@ pub enum Fast {
         near16: bool,
     },
     Jmp {
+        disp: u32,
+        near16: bool,
+    },
+    /// CALL rel: pushes the next EIP (2 or 4 bytes by operand size), then jumps.
+    Call {
+        disp: u32,
+        near16: bool,
+    },
+    /// RET near, RET near imm16: `size` bytes of return address, then `imm` more bytes released.
+    Ret {
+        size: u8,
+        imm: u16,
+    },
+    PushR {
+        size: u8,
+        r: u8,
+    },
+    PopR {
+        size: u8,
+        r: u8,
+    },
+    /// LOOP (cond 0), LOOPE (1), LOOPNE (2), counting CX (`ecx` false) or ECX.
+    Loop {
+        cond: u8,
+        ecx: bool,
         disp: u32,
         near16: bool,
     },
@@ -355,6 +381,46 @@ impl Fast {
                     Some(Fast::Jcc { cc: ins.condition_code(), disp, near16 })
                 }
             }
+            M::Call if matches!(k0, OpKind::NearBranch16 | OpKind::NearBranch32) => {
+                let disp = ins.near_branch_target().wrapping_sub(ins.next_ip()) as u32;
+                Some(Fast::Call { disp, near16: k0 == OpKind::NearBranch16 })
+            }
+            M::Ret => {
+                let (size, imm) = match ins.code() {
+                    Code::Retnw => (2, 0),
+                    Code::Retnd => (4, 0),
+                    Code::Retnw_imm16 => (2, ins.immediate16()),
+                    Code::Retnd_imm16 => (4, ins.immediate16()),
+                    _ => return None,
+                };
+                Some(Fast::Ret { size, imm })
+            }
+            M::Push if k0 == OpKind::Register => {
+                let (r, size) = gpr(ins.op0_register())?;
+                (size as i32 == -ins.stack_pointer_increment()).then_some(Fast::PushR { size, r })
+            }
+            M::Pop if k0 == OpKind::Register => {
+                let (r, size) = gpr(ins.op0_register())?;
+                (size as i32 == ins.stack_pointer_increment()).then_some(Fast::PopR { size, r })
+            }
+            M::Loop | M::Loope | M::Loopne if matches!(k0, OpKind::NearBranch16 | OpKind::NearBranch32) => {
+                let ecx = matches!(
+                    ins.code(),
+                    Code::Loop_rel8_16_ECX
+                        | Code::Loop_rel8_32_ECX
+                        | Code::Loope_rel8_16_ECX
+                        | Code::Loope_rel8_32_ECX
+                        | Code::Loopne_rel8_16_ECX
+                        | Code::Loopne_rel8_32_ECX
+                );
+                let cond = match m {
+                    M::Loop => 0,
+                    M::Loope => 1,
+                    _ => 2,
+                };
+                let disp = ins.near_branch_target().wrapping_sub(ins.next_ip()) as u32;
+                Some(Fast::Loop { cond, ecx, disp, near16: k0 == OpKind::NearBranch16 })
+            }
             _ => None,
         }
     }
@@ -457,6 +523,51 @@ impl Cpu {
                 }
             }
             Fast::Jmp { disp, near16 } => self.jump_rel(disp, near16)?,
+            Fast::Call { disp, near16 } => {
+                // As exec::control::call: the target is checked before anything is pushed.
+                let t = self.next_eip.wrapping_add(disp);
+                let t = if near16 { t & 0xFFFF } else { t };
+                let limit = self.seg[Seg::Cs as usize].limit;
+                if t > limit {
+                    return Err(Fault::gp0(Why::SegmentLimit { seg: Seg::Cs as u8, offset: t, size: 1, limit }));
+                }
+                self.push(bus, if near16 { 2 } else { 4 }, self.next_eip)?;
+                self.next_eip = t;
+            }
+            Fast::Ret { size, imm } => {
+                // As exec::control::ret: ESP moves only once the target passed the limit check.
+                let size = size as u32;
+                let t = self.peek(bus, 0, size)?;
+                self.jump_near(t)?;
+                self.set_sp(self.sp_offset(size + imm as u32));
+            }
+            Fast::PushR { size, r } => {
+                let v = self.gpr_sized(r as usize, size as u32);
+                self.push(bus, size as u32, v)?;
+            }
+            Fast::PopR { size, r } => {
+                // As exec::stack::pop: ESP is incremented before the register is written, so
+                // POP ESP loads the popped value (SDM Vol. 2B "POP").
+                let size = size as u32;
+                let v = self.peek(bus, 0, size)?;
+                self.set_sp(self.sp_offset(size));
+                self.set_gpr_sized(r as usize, size, v);
+            }
+            Fast::Loop { cond, ecx, disp, near16 } => {
+                // As exec::control::loop_jcxz: the target is checked before the count is written.
+                let size = if ecx { 4 } else { 2 };
+                let c = self.gpr_sized(ECX, size).wrapping_sub(1) & mask(size);
+                let go = c != 0
+                    && match cond {
+                        0 => true,
+                        1 => self.flags.zf(),
+                        _ => !self.flags.zf(),
+                    };
+                if go {
+                    self.jump_rel(disp, near16)?;
+                }
+                self.set_gpr_sized(ECX, size, c);
+            }
         }
         Ok(())
     }
