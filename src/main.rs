@@ -12,6 +12,7 @@ use x86lab::devices::disk::Disk;
 use x86lab::machine::{BootDevice, Machine, MachineConfig, Stop};
 
 mod vmcli;
+mod vmlog;
 
 /// Exit statuses of `x86lab run` (an odd status always comes from the guest's exit device).
 mod status {
@@ -66,8 +67,8 @@ EXAMPLES:\n  \
     Run(RunArgs),
     /// Create a VM folder: NAME/NAME.toml (commented settings), its disk images, snapshots/.
     New(vmcli::NewArgs),
-    /// List, check or delete a VM folder's snapshots (save with `run NAME/ --save-snapshot
-    /// SNAP`, restore with `run NAME/ --restore SNAP`).
+    /// Save, restore, list, check or delete a VM folder's snapshots (also: `run NAME/
+    /// --save-snapshot SNAP`, `run NAME/ --restore SNAP`, and `save`/`restore` in the debugger).
     Snapshot(vmcli::SnapshotArgs),
 
     /// Debug a guest: the same arguments as `run`, paused at the reset vector, with a REPL.
@@ -202,6 +203,17 @@ struct RunArgs {
     #[arg(long, value_name = "TEXT")]
     snapshot_description: Option<String>,
 
+    /// At the end of the run, write every byte typed on COM1 and every key given to the guest,
+    /// with the instruction count and guest time it arrived at, to FILE (an input log).
+    #[arg(long, value_name = "FILE")]
+    record_input: Option<PathBuf>,
+
+    /// Give the guest the input recorded in FILE (by --record-input) at exactly the moments it
+    /// came before: from the same start (power-on, or the same --restore), the run is the
+    /// recorded one, instruction for instruction.
+    #[arg(long, value_name = "FILE")]
+    replay_input: Option<PathBuf>,
+
     /// Stop after this many instructions (exit status 4).
     #[arg(long, value_name = "N")]
     max_instructions: Option<u64>,
@@ -226,6 +238,21 @@ struct RunArgs {
 }
 
 impl RunArgs {
+    /// The arguments of `x86lab run DIR --headless`, nothing else given.
+    fn for_folder(dir: &std::path::Path) -> RunArgs {
+        let cli = Cli::try_parse_from([
+            std::ffi::OsStr::new("x86lab"),
+            "run".as_ref(),
+            dir.as_os_str(),
+            "--headless".as_ref(),
+        ])
+        .expect("a plain run command line parses");
+        match cli.command {
+            Command::Run(a) => a,
+            _ => unreachable!("parsed as run"),
+        }
+    }
+
     /// The gdb address, if gdb is wanted.
     fn gdb_addr(&self) -> Option<String> {
         match (&self.gdb, self.wait_gdb) {
@@ -237,7 +264,7 @@ impl RunArgs {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).format_timestamp(None).init();
+    vmlog::init();
     let cli = Cli::parse();
     match cli.command {
         Command::New(a) => finish(vmcli::new(a)),
@@ -438,9 +465,16 @@ fn load_multiboot(
 
 /// `x86lab debug`: the machine paused at the reset vector, then gdb (with --gdb) and the REPL.
 /// COM1 input is not connected to stdin here: stdin carries the debugger's commands.
-fn debug(args: DebugArgs) -> Result<u8, String> {
-    let m = build_machine(&args.run)?;
+fn debug(mut args: DebugArgs) -> Result<u8, String> {
+    let vm = vmcli::prepare(&mut args.run)?;
+    vmcli::open_log(vm.as_ref());
+    let mut m = build_machine(&args.run)?;
+    vmcli::restore(&mut m, &args.run, vm.as_ref())?;
     let mut d = Debugger::new(m);
+    d.snapshot_dir = match &vm {
+        Some(f) => f.snapshots_dir(),
+        None => PathBuf::from(x86lab::debugger::DEFAULT_SNAPSHOT_DIR),
+    };
     d.budget_end = args.run.max_instructions;
     let again = args.run.clone();
     d.set_factory(Box::new(move || build_machine(&again)));
@@ -455,12 +489,30 @@ fn debug(args: DebugArgs) -> Result<u8, String> {
 
 fn run(mut args: RunArgs) -> Result<u8, String> {
     let vm = vmcli::prepare(&mut args)?;
+    vmcli::open_log(vm.as_ref());
     let mut m = build_machine(&args)?;
     vmcli::restore(&mut m, &args, vm.as_ref())?;
     // In a window started from a terminal, the keyboard is the window's and the terminal is
     // kept for the debugger (the window's debugger key); a pipe still feeds COM1.
+    if let Some(p) = &args.replay_input {
+        let events = x86lab::snapshot::replay::read_log(p)?;
+        let now = m.cpu.icount;
+        let late = events.iter().filter(|e| e.icount < now).count();
+        if late > 0 {
+            return Err(format!(
+                "{}: {late} event(s) come before instruction {now}, where this run starts (record and replay from \
+                 the same start: power-on or the same --restore)",
+                p.display()
+            ));
+        }
+        m.replay = events.into();
+    }
     let window = !args.headless;
-    if args.serial.as_deref().unwrap_or("stdio") == "stdio" && !(window && std::io::stdin().is_terminal()) {
+    // A replayed run takes its input from the log only.
+    if args.serial.as_deref().unwrap_or("stdio") == "stdio"
+        && !(window && std::io::stdin().is_terminal())
+        && args.replay_input.is_none()
+    {
         m.serial_input = Some(stdin_reader());
         // Headless with a pipe or file on stdin: paced input (bytes enter COM1 when the guest
         // waits for them; the machine waits for the host), so a piped script gives the same
@@ -497,6 +549,10 @@ fn run(mut args: RunArgs) -> Result<u8, String> {
     let cs = m.cpu.seg[1].selector;
     let eip = m.cpu.eip;
     vmcli::save(&m, &args, vm.as_ref(), &format!("{stop:?}"))?;
+    if let Some(p) = &args.record_input {
+        x86lab::snapshot::replay::write_log(p, &m.bus.input_log)?;
+    }
+    log::info!("run ended: {stop:?} after instruction {} ({secs:.3} s)", m.cpu.icount);
     let code = match stop {
         None => status::HALTED,
         Some(Stop::GuestExit(s)) => s as u8,

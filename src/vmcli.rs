@@ -1,5 +1,9 @@
 //! The command line of VM folders and snapshots: `x86lab new`, `x86lab snapshot`, and what
 //! `x86lab run NAME/ [--restore SNAP] [--save-snapshot SNAP]` adds to a run.
+//!
+//! `x86lab snapshot restore NAME/ SNAP` checks SNAP against the VM and records it in
+//! `NAME/snapshots/NEXT` (one line: the name); the next `x86lab run NAME/` or `x86lab debug
+//! NAME/` without `--restore` starts from it and removes the file, so the restore happens once.
 
 use super::RunArgs;
 use clap::{Args, Subcommand};
@@ -39,6 +43,26 @@ pub struct SnapshotArgs {
 
 #[derive(Subcommand, Clone)]
 pub enum SnapshotAction {
+    /// Boot the VM (or start from --from SNAP), run --at N instructions, and save snapshot SNAP.
+    Save {
+        vm: PathBuf,
+        snap: String,
+        /// Instructions to run before saving (from power-on, or from --from's snapshot).
+        #[arg(long, value_name = "N")]
+        at: u64,
+        /// Start from this snapshot instead of power-on.
+        #[arg(long, value_name = "SNAP")]
+        from: Option<String>,
+        /// A one-line description (shown by `snapshot list`).
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// Replace an existing snapshot of that name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check SNAP against the VM and make it the state the next `run NAME/` (or `debug NAME/`)
+    /// starts from (once).
+    Restore { vm: PathBuf, snap: String },
     /// List a VM folder's snapshots: name, date, instruction count, size, description.
     List { vm: PathBuf },
     /// Delete a snapshot.
@@ -66,23 +90,77 @@ pub fn new(a: NewArgs) -> Result<u8, String> {
 /// `x86lab snapshot ...`.
 pub fn snapshot(a: SnapshotArgs) -> Result<u8, String> {
     match a.action {
+        SnapshotAction::Save { vm, snap, at, from, description, force } => {
+            let f = VmFolder::at(&vm)?;
+            let p = f.snapshot_path(&snap)?;
+            if p.exists() && !force {
+                return Err(format!(
+                    "{}: a snapshot of that name exists (give --force to replace it, or another name)",
+                    p.display()
+                ));
+            }
+            let mut args = super::RunArgs::for_folder(&vm);
+            // Batch: no terminal input, guest output dropped (the VM's log has the run).
+            args.serial = Some("none".into());
+            args.debugcon = Some("none".into());
+            args.restore = from;
+            args.save_snapshot = Some(snap.clone());
+            args.snapshot_description = description;
+            args.max_instructions = Some(at);
+            let vmf = prepare(&mut args)?;
+            open_log(vmf.as_ref());
+            let mut m = super::build_machine(&args)?;
+            if args.restore.is_some() {
+                restore(&mut m, &args, vmf.as_ref())?;
+            }
+            let stop = m.run(at);
+            m.flush();
+            log::info!("snapshot save: ran to instruction {} ({stop:?})", m.cpu.icount);
+            save(&m, &args, vmf.as_ref(), &format!("{stop:?}"))?;
+            Ok(0)
+        }
+        SnapshotAction::Restore { vm, snap } => {
+            let f = VmFolder::at(&vm)?;
+            let p = f.snapshot_path(&snap)?;
+            if !p.is_file() {
+                return Err(no_such_snapshot(&f, &p));
+            }
+            // Check it now against the machine the folder describes (two-phase: nothing runs).
+            let mut args = super::RunArgs::for_folder(&vm);
+            args.serial = Some("none".into());
+            args.debugcon = Some("none".into());
+            prepare(&mut args)?;
+            let mut m = super::build_machine(&args)?;
+            let s = x86lab::snapshot::restore_into(&mut m, &p).map_err(|e| e.to_string())?;
+            let next = f.snapshots_dir().join(NEXT_FILE);
+            std::fs::write(&next, format!("{snap}\n")).map_err(|e| format!("{}: cannot write: {e}", next.display()))?;
+            println!(
+                "the next `x86lab run {}` starts from {snap} (instruction {}): {}",
+                vm.display(),
+                s.icount,
+                s.description
+            );
+            Ok(0)
+        }
         SnapshotAction::List { vm } => {
             let f = VmFolder::at(&vm)?;
             let list = vm::list_snapshots(&f);
             if list.is_empty() {
                 println!("no snapshots in {}", f.snapshots_dir().display());
             }
+            let next = pending_restore(&f);
             for e in list {
+                let mark = if next.as_deref() == Some(e.name.as_str()) { "  (the next run starts here)" } else { "" };
                 match e.info {
                     Ok(s) => println!(
-                        "{:<16} {}  {:>14} instructions  {:>10} bytes  {}",
+                        "{:<16} {}  {:>14} instructions  {:>10} bytes  {}{mark}",
                         e.name,
                         vm::format_utc(s.created_unix),
                         s.icount,
                         e.size,
                         s.description
                     ),
-                    Err(err) => println!("{:<16} (unreadable: {err})", e.name),
+                    Err(err) => println!("{:<16} (unreadable: {err}){mark}", e.name),
                 }
             }
             Ok(0)
@@ -90,7 +168,14 @@ pub fn snapshot(a: SnapshotArgs) -> Result<u8, String> {
         SnapshotAction::Delete { vm, snap } => {
             let f = VmFolder::at(&vm)?;
             let p = f.snapshot_path(&snap)?;
+            if !p.is_file() {
+                return Err(no_such_snapshot(&f, &p));
+            }
             std::fs::remove_file(&p).map_err(|e| format!("{}: cannot delete: {e}", p.display()))?;
+            if pending_restore(&f).as_deref() == Some(snap.as_str()) {
+                let _ = std::fs::remove_file(f.snapshots_dir().join(NEXT_FILE));
+            }
+            println!("deleted {}", p.display());
             Ok(0)
         }
         SnapshotAction::Check { vm, snap } => {
@@ -106,6 +191,30 @@ pub fn snapshot(a: SnapshotArgs) -> Result<u8, String> {
                 s.description
             );
             Ok(0)
+        }
+    }
+}
+
+/// The file in `snapshots/` naming the snapshot the next run starts from.
+pub const NEXT_FILE: &str = "NEXT";
+
+/// The snapshot `x86lab snapshot restore` chose for the next run, if any.
+pub fn pending_restore(f: &VmFolder) -> Option<String> {
+    let t = std::fs::read_to_string(f.snapshots_dir().join(NEXT_FILE)).ok()?;
+    let name = t.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+fn no_such_snapshot(f: &VmFolder, p: &Path) -> String {
+    format!("{}: no such snapshot (`x86lab snapshot list {}` shows them)", p.display(), f.dir.display())
+}
+
+/// Starts the VM's log, `NAME/NAME.log` (see `crate::vmlog`).
+pub fn open_log(f: Option<&VmFolder>) {
+    if let Some(f) = f {
+        let p = f.dir.join(format!("{}.log", f.name));
+        if let Err(e) = super::vmlog::open_file(&p) {
+            eprintln!("x86lab: {}: cannot write the VM's log: {e}", p.display());
         }
     }
 }
@@ -157,13 +266,27 @@ fn snap_path(snap: &str, vm: Option<&VmFolder>) -> Result<PathBuf, String> {
     }
 }
 
-/// `--restore SNAP`: before the run.
+/// `--restore SNAP` (or the snapshot `x86lab snapshot restore` chose): before the run.
 pub fn restore(m: &mut Machine, args: &RunArgs, vm: Option<&VmFolder>) -> Result<(), String> {
-    let Some(snap) = &args.restore else { return Ok(()) };
+    let pending = match (&args.restore, vm) {
+        (None, Some(f)) => pending_restore(f),
+        _ => None,
+    };
+    let Some(snap) = args.restore.as_ref().or(pending.as_ref()) else { return Ok(()) };
     let p = snap_path(snap, vm)?;
+    if let Some(f) = vm
+        && !p.is_file()
+    {
+        return Err(no_such_snapshot(f, &p));
+    }
     let t = std::time::Instant::now();
     let s = x86lab::snapshot::restore_into(m, &p).map_err(|e| e.to_string())?;
     log::info!("restored {} at instruction {} in {:.1} ms", p.display(), s.icount, t.elapsed().as_secs_f64() * 1e3);
+    if let (Some(f), Some(_)) = (vm, &pending) {
+        // Once: the next run starts from the VM's disks again (or its own --restore).
+        let _ = std::fs::remove_file(f.snapshots_dir().join(NEXT_FILE));
+        eprintln!("x86lab: started from snapshot {snap} (chosen by `x86lab snapshot restore`)");
+    }
     Ok(())
 }
 
@@ -177,6 +300,7 @@ pub fn save(m: &Machine, args: &RunArgs, vm: Option<&VmFolder>, why: &str) -> Re
     let desc = args.snapshot_description.clone().unwrap_or_else(|| format!("{why} at instruction {}", m.cpu.icount));
     let t = std::time::Instant::now();
     let size = x86lab::snapshot::save(m, &p, &desc).map_err(|e| e.to_string())?;
+    log::info!("saved snapshot {} at instruction {} ({size} bytes): {desc}", p.display(), m.cpu.icount);
     eprintln!("x86lab: saved snapshot {} ({size} bytes, {:.1} ms)", p.display(), t.elapsed().as_secs_f64() * 1e3);
     Ok(())
 }

@@ -254,3 +254,193 @@ fn a_crash_during_save_leaves_the_old_snapshot_loadable() {
     assert_eq!(snapshot::info(&path).expect("info").description, "newer");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The determinism property: run to `n`, save, run `m` more and digest the whole state (CPU,
+/// RAM, devices, disks, serial and port E9h output); restore into a fresh machine, run `m`,
+/// digest again: equal. Returns the two runs' output after the snapshot (for a sanity check).
+fn determinism(build: &dyn Fn() -> Machine, n: u64, m: u64, name: &str) -> Vec<u8> {
+    let dir = scratch(name);
+    let snap = dir.join("d.snap");
+    let mut m1 = build();
+    m1.run(n);
+    assert_eq!(m1.cpu.icount, n, "{name}: the guest is still running at instruction {n}");
+    let out_at_n = (m1.bus.debugcon.captured.clone(), m1.bus.serial_out.captured.clone());
+    snapshot::save(&m1, &snap, name).expect("save");
+    m1.run(m);
+    let d1 = snapshot::state_digest(&m1);
+    let mut m2 = build();
+    snapshot::restore_into(&mut m2, &snap).expect("restore");
+    (m2.bus.debugcon.captured, m2.bus.serial_out.captured) = out_at_n.clone();
+    m2.run(m);
+    assert_eq!(m2.cpu.icount, m1.cpu.icount, "{name}");
+    assert_eq!(snapshot::state_digest(&m2), d1, "{name}: the restored run reaches the same state and output");
+    // The digest does see a difference: one more instruction changes it.
+    m2.run(1);
+    assert_ne!(snapshot::state_digest(&m2), d1, "{name}: the digest sees one more instruction");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut printed = m1.bus.debugcon.captured[out_at_n.0.len()..].to_vec();
+    printed.extend_from_slice(&m1.bus.serial_out.captured[out_at_n.1.len()..]);
+    printed
+}
+
+fn demo_os() -> Machine {
+    let bios = std::fs::read(format!("{ROOT}/bios/x86lab-bios.bin")).expect("bios");
+    let floppy = std::fs::read(format!("{ROOT}/roms/demo/demo.img")).expect("demo.img");
+    let ram_bytes = 32 << 20;
+    let cmos = x86lab::devices::rtc_cmos::CmosConfig { ram_bytes: ram_bytes as u64, ..Default::default() };
+    Machine::new(MachineConfig {
+        ram_bytes,
+        bios,
+        debugcon: Sink::None,
+        serial: Sink::None,
+        ips: x86lab::machine::clock::DEFAULT_IPS,
+        rtc_unix: 946_684_800,
+        cmos,
+        floppies: [Some(Disk::from_bytes(floppy, false).expect("floppy")), None],
+        hard_disks: [None, None, None, None],
+        boot_order: [BootDevice::Floppy, BootDevice::HardDisk],
+        vga_bios: None,
+    })
+    .expect("machine")
+}
+
+#[test]
+fn determinism_on_the_demo_os() {
+    // Saved while the BIOS loads the kernel from the floppy; the kernel then boots, switches to
+    // protected mode, starts its tasks and prints its boot log on COM1.
+    let printed = determinism(&demo_os, 2_000_000, 40_000_000, "demo");
+    assert!(String::from_utf8_lossy(&printed).contains("demo"), "the OS booted after the snapshot");
+}
+
+#[test]
+fn determinism_through_the_bochs_bios() {
+    let pick = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
+    let bios = PathBuf::from(pick("X86LAB_BOCHS_BIOS", "/usr/share/bochs/BIOS-bochs-legacy"));
+    let vga = PathBuf::from(pick("X86LAB_VGA_BIOS", "/usr/share/vgabios/vgabios.bin"));
+    if !bios.is_file() || !vga.is_file() {
+        eprintln!(
+            "determinism_through_the_bochs_bios: skipped: {} or {} is missing (Debian: apt-get install bochsbios vgabios)",
+            bios.display(),
+            vga.display()
+        );
+        return;
+    }
+    let build = || {
+        let image = std::fs::read(format!("{ROOT}/roms/tests/boot/compat_fd.bin")).expect("compat_fd.bin");
+        let ram_bytes = 32 << 20;
+        let cmos = x86lab::devices::rtc_cmos::CmosConfig { ram_bytes: ram_bytes as u64, ..Default::default() };
+        Machine::new(MachineConfig {
+            ram_bytes,
+            bios: std::fs::read(&bios).expect("bios"),
+            debugcon: Sink::None,
+            serial: Sink::None,
+            ips: x86lab::machine::clock::DEFAULT_IPS,
+            rtc_unix: 946_684_800,
+            cmos,
+            floppies: [Some(Disk::from_bytes(image, false).expect("floppy")), None],
+            hard_disks: [None, None, None, None],
+            boot_order: [BootDevice::Floppy, BootDevice::HardDisk],
+            vga_bios: Some(std::fs::read(&vga).expect("vga bios")),
+        })
+        .expect("machine")
+    };
+    // Saved during Bochs's POST (the VGA BIOS has run); the image then boots and runs its
+    // disk, video, serial and system checks.
+    let printed = determinism(&build, 3_000_000, 30_000_000, "bochs");
+    assert!(!printed.is_empty(), "the guest printed something after the snapshot");
+}
+
+/// A VM folder with the hard-disk test image, through the command line.
+fn cli_vm(dir: &std::path::Path) -> PathBuf {
+    let vm = dir.join("vm");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(["new", vm.to_str().unwrap(), "--memory", "64", "--rtc", "2000-01-01T00:00:00", "--hda"])
+        .arg(format!("{ROOT}/roms/tests/boot/hdd.bin"))
+        .output()
+        .expect("x86lab new");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    vm
+}
+
+fn cli_save(vm: &std::path::Path, at: &str, desc: &str, fault: Option<&str>) -> std::process::Child {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_x86lab"));
+    c.args(["snapshot", "save", vm.to_str().unwrap(), "s", "--force", "--at", at, "--description", desc]);
+    if let Some(f) = fault {
+        c.env("X86LAB_SNAPSHOT_FAULT", f);
+    }
+    c.stderr(std::process::Stdio::piped()).spawn().expect("spawn x86lab")
+}
+
+/// The old snapshot is there, whole, and no temporary file is taken for a snapshot.
+fn old_snapshot_intact(vm: &std::path::Path) {
+    let snap = vm.join("snapshots/s.snap");
+    assert_eq!(snapshot::info(&snap).expect("the old snapshot still loads").description, "old");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(["snapshot", "list", vm.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(list.lines().count(), 1, "only the old snapshot is listed: {list}");
+    assert!(list.contains("old") && list.contains(" 300000 instructions"), "{list}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(["run", vm.to_str().unwrap(), "--headless", "--serial", "none", "--debugcon", "none"])
+        .args(["--max-instructions", "1000", "--restore", "s"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "restores and runs: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_process_killed_while_saving_leaves_the_old_snapshot_loadable() {
+    use std::io::BufRead;
+    let dir = scratch("kill");
+    let vm = cli_vm(&dir);
+    assert!(cli_save(&vm, "300000", "old", None).wait().unwrap().success());
+
+    // SIGKILL while the new file is half written.
+    let mut child = cli_save(&vm, "600000", "new", Some("mid-write"));
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 && !line.contains("half written") {
+        line.clear();
+    }
+    assert!(line.contains("half written"), "the child reached the middle of the write: {line}");
+    let tmp: Vec<_> = std::fs::read_dir(vm.join("snapshots"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert_eq!(tmp.len(), 1, "a half-written temporary file exists while the child waits");
+    child.kill().expect("SIGKILL");
+    let st = child.wait().unwrap();
+    assert!(!st.success());
+    old_snapshot_intact(&vm);
+
+    // A crash after the whole file is written but before the rename.
+    let child = cli_save(&vm, "600000", "new", Some("before-rename"));
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "the child aborted");
+    old_snapshot_intact(&vm);
+
+    // Without a fault the save replaces it.
+    assert!(cli_save(&vm, "600000", "new", None).wait().unwrap().success());
+    assert_eq!(snapshot::info(&vm.join("snapshots/s.snap")).unwrap().description, "new");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn restore_after_the_disk_changed_puts_back_the_later_blocks() {
+    // A snapshot taken before the guest wrote its disk, restored into the same machine after
+    // it did: the blocks written later go back to what the image held.
+    let mut m = machine(2, Some(hdd_bytes()));
+    m.run(100_000);
+    let early = snapshot::to_bytes(&m, "early");
+    let digest_early = snapshot::guest_digest(&m);
+    let hda = |m: &Machine| m.bus.ata[0].disk(0).unwrap().changed_block_count();
+    let changed_early = hda(&m);
+    m.run(3_000_000);
+    assert!(hda(&m) > changed_early, "the guest wrote its disk after the snapshot");
+    snapshot::restore_from_bytes(&mut m, &early).expect("restore into the same machine");
+    assert_eq!(snapshot::guest_digest(&m), digest_early);
+    assert_eq!(hda(&m), changed_early);
+}

@@ -155,3 +155,187 @@ fn save_and_restore_through_the_command_line() {
     assert!(!vm.join("snapshots/s1.snap").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn snapshot_save_restore_list_delete_subcommands() {
+    // The hard-disk test image ends (exit device) after about 1.6 million instructions.
+    const N: u64 = 600_000;
+    let dir = scratch("subcommands");
+    let vm = new_vm(&dir, "sub");
+    let n = N.to_string();
+    let o = x86lab(&["snapshot", "save", s(&vm), "mid", "--at", &n, "--description", "in the middle of POST"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(vm.join("snapshots/mid.snap").is_file());
+    // Saving over it needs --force.
+    let o = x86lab(&["snapshot", "save", s(&vm), "mid", "--at", "10"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"), "{}", describe(&o));
+
+    let o = x86lab(&["snapshot", "list", s(&vm)]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let line = out.lines().find(|l| l.starts_with("mid ")).unwrap_or_else(|| panic!("{}", describe(&o)));
+    assert!(line.contains(&format!(" {n} instructions")) && line.contains("in the middle of POST"), "{line}");
+    let size = std::fs::metadata(vm.join("snapshots/mid.snap")).unwrap().len();
+    assert!(line.contains(&format!(" {size} bytes")), "{line}");
+    assert!(!line.contains("next run"), "{line}");
+
+    // restore: the next run starts there, once.
+    let o = x86lab(&["snapshot", "restore", s(&vm), "mid"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = x86lab(&["snapshot", "list", s(&vm)]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("(the next run starts here)"), "{}", describe(&o));
+    let run = |extra: &[&str], out: &Path| {
+        let mut a = vec!["run", s(&vm), "--headless", "--serial", "none"];
+        let dc = format!("file:{}", s(out));
+        a.extend(["--debugcon", &dc, "--max-instructions", "3000000"]);
+        a.extend(extra);
+        x86lab(&a)
+    };
+    let (a, b) = (dir.join("a.txt"), dir.join("b.txt"));
+    let o1 = run(&[], &a);
+    assert!(String::from_utf8_lossy(&o1.stderr).contains("started from snapshot mid"), "{}", describe(&o1));
+    let o2 = run(&["--restore", "mid"], &b);
+    assert_eq!(o1.status.code(), o2.status.code());
+    let (ta, tb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert!(!ta.is_empty());
+    assert_eq!(ta, tb, "the pending restore runs as --restore does");
+    // Consumed: the next run boots from power-on and prints the BIOS banner first.
+    let c = dir.join("c.txt");
+    let o3 = run(&[], &c);
+    assert!(!String::from_utf8_lossy(&o3.stderr).contains("started from"), "{}", describe(&o3));
+    assert!(std::fs::read(&c).unwrap().len() > ta.len(), "a run from power-on prints more");
+
+    // The VM's log has the story.
+    let log = std::fs::read_to_string(vm.join("sub.log")).expect("sub.log");
+    assert!(log.contains("saved snapshot") && log.contains("restored") && log.contains("run ended"), "{log}");
+
+    // Errors name the file and what to do.
+    let o = x86lab(&["snapshot", "restore", s(&vm), "nope"]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("nope.snap") && err.contains("snapshot list"), "{err}");
+    let o = x86lab(&["snapshot", "delete", s(&vm), "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+
+    let o = x86lab(&["snapshot", "delete", s(&vm), "mid"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(!vm.join("snapshots/mid.snap").exists());
+    let o = x86lab(&["snapshot", "list", s(&vm)]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no snapshots"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn debugger_save_and_restore_in_a_vm_folder() {
+    let dir = scratch("repl");
+    let vm = new_vm(&dir, "dbg");
+    let script = dir.join("s.dbg");
+    std::fs::write(
+        &script,
+        "step 2000\nregs\nsave here two thousand steps in\nsnapshots\nstep 5000\nrestore here\nregs\nrestore missing\n",
+    )
+    .unwrap();
+    let o = x86lab(&["debug", s(&vm), "--headless", "--serial", "none", "--debugcon", "none", "--script", s(&script)]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(vm.join("snapshots/here.snap").is_file(), "{out}");
+    assert!(out.contains("two thousand steps in") && out.contains("restored"), "{out}");
+    // The registers after the restore are those at the save.
+    let regs: Vec<&str> = out.split("(x86lab) regs\n").skip(1).map(|r| r.split("(x86lab)").next().unwrap()).collect();
+    assert_eq!(regs.len(), 2, "{out}");
+    assert_eq!(regs[0].replace('*', " "), regs[1].replace('*', " "), "{out}");
+    assert!(out.contains("error: snapshot") && out.contains("missing.snap"), "{out}");
+    // And `x86lab snapshot list` sees it, with the description.
+    let o = x86lab(&["snapshot", "list", s(&vm)]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("two thousand steps in"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn recorded_input_replays_exactly() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = scratch("replay");
+    let (rec, rec2) = (dir.join("in.log"), dir.join("again.log"));
+    let args = |log_flag: &str, log: &Path| -> Vec<String> {
+        ["run", "--headless", "--rtc", "2000-01-01T00:00:00", "--debugcon", "none", "--serial", "stdio"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--max-instructions".into(), "2000000000".into(), "--stats".into()])
+            .chain([log_flag.to_string(), s(log).to_string()])
+            .collect()
+    };
+    // A person at the demo OS's shell: each command typed when the prompt shows, at whatever
+    // moment of guest time the host gets there.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(args("--record-input", &rec))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("x86lab starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut stdin = child.stdin.take().unwrap();
+    let wait_for = |seen: &mut Vec<u8>, needle: &str, before: usize| {
+        let t = Instant::now();
+        while String::from_utf8_lossy(seen).matches(needle).count() <= before {
+            assert!(t.elapsed() < Duration::from_secs(120), "no {needle:?}: {}", String::from_utf8_lossy(seen));
+            if let Ok(b) = rx.recv_timeout(Duration::from_millis(100)) {
+                seen.extend(b);
+            }
+        }
+    };
+    wait_for(&mut seen, "Type 'help' for the commands.", 0);
+    for (cmd, then) in [("uptime\n", "ticks"), ("tasks\n", "counter"), ("exit\n", "")] {
+        let before = String::from_utf8_lossy(&seen).matches(then).count();
+        stdin.write_all(cmd.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        if !then.is_empty() {
+            wait_for(&mut seen, then, before);
+        }
+    }
+    let st = child.wait().unwrap();
+    while let Ok(b) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.extend(b);
+    }
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let instructions =
+        |e: &str| e.lines().find(|l| l.starts_with("stats:")).map(|l| l.split_whitespace().nth(1).unwrap().to_string());
+    let log = std::fs::read_to_string(&rec).expect("the input log");
+    assert!(log.lines().count() > 10, "{log}");
+    assert!(String::from_utf8_lossy(&seen).contains("tasks"), "{}", String::from_utf8_lossy(&seen));
+
+    // The replay: no terminal input, the same output down to the byte and the same instruction count.
+    let o = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .args(args("--replay-input", &rec))
+        .args(["--record-input", s(&rec2)])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), st.code(), "{}", describe(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&seen));
+    let e2 = String::from_utf8_lossy(&o.stderr);
+    assert!(instructions(&err).is_some());
+    assert_eq!(instructions(&e2), instructions(&err), "{err}\n{e2}");
+    assert_eq!(std::fs::read_to_string(&rec2).unwrap(), log, "the replay delivered every event at its moment");
+    assert!(!e2.contains("late"), "{e2}");
+
+    // A damaged log is refused with its line.
+    std::fs::write(&rec2, log.replacen(" serial ", " serail ", 1)).unwrap();
+    let o = x86lab(&["run", "--headless", "--replay-input", s(&rec2), "--max-instructions", "10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("again.log:2:"), "{}", describe(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

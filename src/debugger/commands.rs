@@ -93,6 +93,64 @@ pub const COMMANDS: &[Help] = &[
         example: "quit",
     },
     Help {
+        name: "rstep",
+        aliases: &["rs", "reverse-step"],
+        usage: "rstep [N]",
+        summary: "go back N steps (default 1): the state before the last N steps, exactly",
+        detail: "Rebuilt from the nearest in-memory checkpoint by re-executing forward (the guest's output is not \
+                 shown again). Checkpoints are taken while the guest runs under the debugger: one every \
+                 `set checkpoint-interval K` instructions (default 2000000), at most `set history-checkpoints N` \
+                 (default 32; 0 turns going back off); `info checkpoints` shows them and their memory. The \
+                 history starts again after `restore`, `reset`, `write` or `set REG`.",
+        example: "rstep 3",
+    },
+    Help {
+        name: "rcontinue",
+        aliases: &["rc", "reverse-continue"],
+        usage: "rcontinue",
+        summary: "run backwards to the previous breakpoint or watchpoint hit",
+        detail: "Re-executes the recorded history segment by segment, newest first, and stops at the last \
+                 breakpoint or watchpoint hit before now (or at the start of the history).",
+        example: "rc",
+    },
+    Help {
+        name: "when-written",
+        aliases: &["ww"],
+        usage: "when-written ADDR",
+        summary: "the last instruction that wrote the byte at ADDR: its instruction count, place and disassembly",
+        detail: "ADDR is linear (its physical address now is followed) or phys:ADDR. Searches the recorded history \
+                 backwards by re-execution; the machine stays where it is. Changes by devices (DMA) are reported \
+                 too.",
+        example: "when-written 0x500",
+    },
+    Help {
+        name: "save",
+        aliases: &[],
+        usage: "save SNAP [DESCRIPTION]",
+        summary: "save a snapshot of the whole machine (CPU, RAM, devices, changed disk blocks)",
+        detail: "SNAP is a name: the file SNAP.snap in the VM folder's snapshots/ (x86lab debug NAME/), else in \
+                 ./x86lab-snapshots/; a name with a / or ending in .snap is a path. The description is shown by \
+                 `snapshots` and `x86lab snapshot list`.",
+        example: "save booted kernel loaded, before the shell",
+    },
+    Help {
+        name: "restore",
+        aliases: &["load"],
+        usage: "restore SNAP",
+        summary: "restore a snapshot saved by `save` (or the command line) into this machine",
+        detail: "Checked whole before anything changes: a file for another RAM size, BIOS or disk, or a damaged one, \
+                 is refused and the machine stays as it was. Breakpoints and symbols stay.",
+        example: "restore booted",
+    },
+    Help {
+        name: "snapshots",
+        aliases: &[],
+        usage: "snapshots",
+        summary: "list the saved snapshots: name, date, instruction count, size, description",
+        detail: "",
+        example: "snapshots",
+    },
+    Help {
         name: "break",
         aliases: &["b"],
         usage: "break ADDR [if COND]",
@@ -199,11 +257,13 @@ pub const COMMANDS: &[Help] = &[
     Help {
         name: "set",
         aliases: &[],
-        usage: "set REG = VALUE | set syntax intel|att | set history N",
-        summary: "change a register, the disassembly syntax, or the history size",
+        usage: "set REG = VALUE | set syntax intel|att | set history N | set history-checkpoints N | set checkpoint-interval K",
+        summary: "change a register, the disassembly syntax, the history size, or the checkpoints for going back",
         detail: "REG: eax..edi, ax.., al.., eip, eflags, cs..gs (loaded as the current mode loads them, \
                  without privilege checks), cr0 cr2 cr3 cr4, dr0-dr7. `set history 0` turns the history off \
-                 (so `continue` without points runs at full speed).",
+                 (so `continue` without points runs at full speed). `set history-checkpoints N` keeps at most N \
+                 checkpoints for rstep/rcontinue/when-written (0: off), `set checkpoint-interval K` takes one every \
+                 K instructions (smaller: faster going back, more time and memory spent).",
         example: "set eax = 0x10",
     },
     Help {
@@ -259,7 +319,7 @@ pub const COMMANDS: &[Help] = &[
     Help {
         name: "info",
         aliases: &[],
-        usage: "info gdt|ldt|idt|ivt [FIRST [N]]|tss|tlb|pages|pic|pit|rtc|serial|exits|vga [regs]|ata|floppy|dma|breaks|symbols",
+        usage: "info gdt|ldt|idt|ivt [FIRST [N]]|tss|tlb|pages|pic|pit|rtc|serial|exits|vga [regs]|ata|floppy|dma|breaks|symbols|checkpoints",
         summary: "decoded system tables, paging structures and devices",
         detail: "gdt/ldt/idt: every descriptor with its type, base, limit, DPL, present bit, and gate targets. \
                  pages: every mapped linear range with its rights. tlb: the cached translations. exits: every \
@@ -569,6 +629,18 @@ impl Debugger {
                 t(format!("loaded {n} symbol(s) from {path}\n"))
             }
             "where" | "pc" => t(format!("{}\n", self.where_line())),
+            "save" => t(self.cmd_save(need(rest, "save SNAP [DESCRIPTION]")?)?),
+            "restore" | "load" => t(self.cmd_restore(need(rest, "restore SNAP")?)?),
+            "snapshots" => t(self.cmd_snapshots()),
+            "rstep" | "rs" | "reverse-step" => {
+                let n = if rest.is_empty() { 1 } else { parse_num(rest)? };
+                t(self.reverse_step(n)?)
+            }
+            "rcontinue" | "rc" | "reverse-continue" => t(self.reverse_continue()?),
+            "when-written" | "ww" => {
+                let (space, a) = self.parse_addr(need(rest, "when-written ADDR")?)?;
+                t(self.when_written(space, a)?)
+            }
             "gdb" => Outcome {
                 text: String::new(),
                 action: Action::Gdb(if rest.is_empty() { "127.0.0.1:1234".into() } else { rest.to_string() }),
@@ -755,6 +827,30 @@ impl Debugger {
                 }
                 return Ok(format!("history keeps the last {n} instruction(s)\n"));
             }
+            Some("history-checkpoints") => {
+                let n = parse_num(words.next().ok_or("usage: set history-checkpoints N")?)? as usize;
+                if n > 4096 {
+                    return Err("at most 4096 checkpoints".into());
+                }
+                let t = &mut self.timeline;
+                t.max_checkpoints = n;
+                while t.ring.len() > n {
+                    t.ring.pop_front();
+                }
+                return Ok(if n == 0 {
+                    "going back in time is off (no checkpoints)\n".into()
+                } else {
+                    format!("going back in time keeps at most {n} checkpoint(s)\n")
+                });
+            }
+            Some("checkpoint-interval") => {
+                let k = parse_num(words.next().ok_or("usage: set checkpoint-interval K")?)?;
+                if k == 0 {
+                    return Err("give a positive number of instructions".into());
+                }
+                self.timeline.interval = k;
+                return Ok(format!("a checkpoint every {k} instruction(s)\n"));
+            }
             _ => {}
         }
         let (reg, val) = rest.split_once('=').ok_or("usage: set REG = VALUE (or set syntax|history)")?;
@@ -796,6 +892,7 @@ impl Debugger {
             "breaks" | "break" | "breakpoints" | "watchpoints" => self.list_points(),
             "registers" | "regs" => self.regs(),
             "symbols" => format!("{} symbol(s) loaded\n", self.syms.len()),
+            "checkpoints" => self.checkpoints_text(),
             _ => return Err(format!("no info '{what}' (try `help info`)")),
         })
     }

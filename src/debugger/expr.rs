@@ -117,6 +117,8 @@ impl Debugger {
     /// Sets a register as `set REG = VALUE` does. Segment registers are loaded the way the
     /// current mode loads them, without privilege checks (the debugger is not the guest).
     pub fn set_reg(&mut self, r: Reg, v: u32) -> Result<(), String> {
+        // The past no longer leads here: going back starts again from now.
+        self.timeline_restart();
         let mode = self.m.cpu.mode();
         let c = &mut self.m.cpu;
         match r {

@@ -83,6 +83,8 @@ impl Debugger {
     /// Writes bytes at `addr` (RAM only; ROM and holes ignore writes, as for the guest). Linear
     /// addresses are translated as supervisor reads, so the debugger can patch read-only pages.
     pub fn write_mem(&mut self, space: Space, addr: u32, data: &[u8]) -> Result<(), String> {
+        // The past no longer leads here: going back starts again from now.
+        self.timeline_restart();
         // Translate everything first, so a fault leaves memory unchanged.
         let mut phys = Vec::with_capacity(data.len());
         for i in 0..data.len() as u32 {

@@ -39,6 +39,8 @@ pub mod gdb;
 pub mod info;
 pub mod memory;
 pub mod repl;
+pub mod reverse;
+mod snapshots;
 pub mod symbols;
 #[cfg(test)]
 mod tests;
@@ -63,6 +65,10 @@ const POLL_EVERY: u64 = 4096;
 
 /// Default size of the history ring (instructions).
 pub const DEFAULT_HISTORY: usize = 256;
+
+/// Where the REPL's `save`/`restore`/`snapshots` keep snapshots when the machine is not a VM
+/// folder's (relative to the current directory). In a VM folder run: `NAME/snapshots/`.
+pub const DEFAULT_SNAPSHOT_DIR: &str = "x86lab-snapshots";
 
 static INTERRUPT: AtomicBool = AtomicBool::new(false);
 
@@ -376,6 +382,10 @@ pub struct Debugger {
     /// [`Reason::Interrupted`] when guest time reaches it; single steps stop there only when the
     /// CPU is halted and would otherwise skip time beyond it. `None`: no limit.
     pub time_limit: Option<Tick>,
+    /// Where `save`, `restore` and `snapshots` keep snapshot files.
+    pub snapshot_dir: std::path::PathBuf,
+    /// Checkpoints for going back in time (see [`reverse`]).
+    pub timeline: reverse::Timeline,
 }
 
 impl Debugger {
@@ -383,6 +393,7 @@ impl Debugger {
     pub fn new(m: Machine) -> Debugger {
         let prev = RegSnap::of(&m.cpu);
         let int_seen = m.cpu.interrupt_counts.clone();
+        let m_icount = m.cpu.icount;
         Debugger {
             m,
             factory: None,
@@ -401,6 +412,8 @@ impl Debugger {
             last_stop: None,
             watch_armed: false,
             time_limit: None,
+            snapshot_dir: std::path::PathBuf::from(DEFAULT_SNAPSHOT_DIR),
+            timeline: reverse::Timeline::new(m_icount),
         }
     }
 
@@ -543,6 +556,7 @@ impl Debugger {
             self.m.cpu.watch_log.clear();
             self.refresh_watch_values();
         }
+        self.timeline_checkpoint();
         let keep_events = matches!(steps_left, Some(n) if n <= 16) || matches!(how, Resume::Next);
         let mut events = Vec::new();
         let mut steps = 0u64;
@@ -570,6 +584,8 @@ impl Debugger {
                 let before = self.m.cpu.icount;
                 let r = self.m.run_until(n, self.time_limit.unwrap_or(Tick::NEVER));
                 steps += self.m.cpu.icount - before;
+                self.timeline_ran();
+                self.timeline_checkpoint();
                 if r != Stop::Budget {
                     break Reason::Machine(r);
                 }
@@ -578,8 +594,11 @@ impl Debugger {
                 }
                 continue;
             }
+            let pre_icount = self.m.cpu.icount;
             let out = self.step_checked();
             steps += 1;
+            self.timeline_step(pre_icount, out.progressed);
+            self.timeline_checkpoint();
             if keep_events && events.len() < 64 {
                 events.extend(out.events.iter().cloned());
             }
@@ -617,7 +636,7 @@ impl Debugger {
         if let Some(t) = &mut self.trace {
             let _ = t.flush();
         }
-        self.m.flush();
+        self.m.flush_host();
         INTERRUPT.store(false, Ordering::SeqCst);
         self.last_stop = Some(reason.clone());
         StopInfo { reason, events, steps }
@@ -979,6 +998,7 @@ impl Debugger {
         self.int_seen.copy_from_slice(&self.m.cpu.interrupt_counts[..]);
         self.last_event = None;
         self.last_stop = None;
+        self.timeline_restart();
         Ok(how)
     }
 

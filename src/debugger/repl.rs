@@ -69,8 +69,11 @@ fn run_line(dbg: &mut Debugger, line: &str) -> Option<i32> {
 /// the end of the input. Returns the process exit status.
 pub fn run(dbg: &mut Debugger, script: Option<&Path>) -> Result<i32, String> {
     install_ctrlc();
-    let when =
-        if dbg.m.cpu.icount == 0 { "before its first instruction" } else { "where it was (the window's debugger key)" };
+    let when = if dbg.m.cpu.icount == 0 {
+        "before its first instruction".to_string()
+    } else {
+        format!("at instruction {} (where the window or a restored snapshot left it)", dbg.m.cpu.icount)
+    };
     println!("x86lab debugger: the machine is paused {when}. `help` lists the commands.");
     println!("{}", dbg.where_line());
     if let Some(path) = script {

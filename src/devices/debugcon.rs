@@ -55,6 +55,13 @@ impl DebugCon {
         0xE9
     }
 
+    /// Puts in another sink (e.g. [`Sink::None`] while the debugger re-executes the past),
+    /// returning the one it replaces.
+    pub fn replace_sink(&mut self, sink: Sink) -> Sink {
+        self.flush();
+        std::mem::replace(&mut self.sink, sink)
+    }
+
     pub fn flush(&mut self) {
         let _ = match &mut self.sink {
             Sink::Stdout => std::io::stdout().flush(),

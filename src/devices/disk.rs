@@ -43,6 +43,7 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -98,6 +99,11 @@ impl BlockMap {
     fn clear(&mut self) {
         self.bits.iter_mut().for_each(|w| *w = 0);
     }
+    fn unset(&mut self, b: u64) {
+        if let Some(w) = self.bits.get_mut((b / 64) as usize) {
+            *w &= !(1 << (b % 64));
+        }
+    }
     fn count(&self) -> u64 {
         self.bits.iter().map(|w| w.count_ones() as u64).sum()
     }
@@ -112,6 +118,10 @@ impl BlockMap {
     }
 }
 
+/// The contents of changed blocks before their first change (boxed: a disk stays small to move).
+#[derive(Default)]
+struct Originals(BTreeMap<u64, Box<[u8]>>);
+
 /// A raw disk image held in memory, written back to its file on [`Disk::flush`].
 ///
 /// Host state (the file handle) lives here, apart from the devices' guest-visible state, so a
@@ -125,6 +135,9 @@ pub struct Disk {
     changed: BlockMap,
     /// Blocks written since the last flush.
     unflushed: BlockMap,
+    /// What each changed block held before its first change (so a snapshot restore can put
+    /// back a block the snapshot does not hold because it changed only later).
+    original: Box<Originals>,
 }
 
 impl fmt::Debug for Disk {
@@ -209,6 +222,7 @@ impl Disk {
             readonly,
             changed: BlockMap::new(blocks),
             unflushed: BlockMap::new(blocks),
+            original: Box::default(),
         }
     }
 
@@ -263,6 +277,9 @@ impl Disk {
             return Ok(());
         }
         let (first, last) = ((r.start / BLOCK_SIZE) as u64, ((r.end - 1) / BLOCK_SIZE) as u64);
+        for b in first..=last {
+            self.keep_original(b);
+        }
         self.data[r].copy_from_slice(buf);
         self.changed.set_range(first, last);
         self.unflushed.set_range(first, last);
@@ -323,6 +340,38 @@ impl Disk {
     /// Forgets which blocks changed (after a snapshot stored them, for example).
     pub fn clear_changed(&mut self) {
         self.changed.clear();
+        self.original.0.clear();
+    }
+    /// Before block `n` first changes: remembers what it held.
+    fn keep_original(&mut self, n: u64) {
+        if !self.changed.get(n)
+            && let Some(b) = self.block(n)
+        {
+            let b: Box<[u8]> = b.into();
+            self.original.0.insert(n, b);
+        }
+    }
+    /// What block `n` held before it first changed (its contents now if it has not changed).
+    pub fn original_block(&self, n: u64) -> Option<&[u8]> {
+        match self.original.0.get(&n) {
+            Some(b) if self.changed.get(n) => Some(b),
+            _ => self.block(n),
+        }
+    }
+    /// Puts back what a changed block held before its first change; it is then unchanged.
+    pub fn revert_block(&mut self, n: u64) {
+        if !self.changed.get(n) {
+            return;
+        }
+        if let Some(orig) = self.original.0.remove(&n)
+            && let Ok(r) = self.range(n, BLOCK_SIZE)
+        {
+            self.data[r].copy_from_slice(&orig);
+            if !self.readonly {
+                self.unflushed.set_range(n, n);
+            }
+        }
+        self.changed.unset(n);
     }
     /// The bytes of block `n`, if it exists.
     pub fn block(&self, n: u64) -> Option<&[u8]> {
@@ -336,6 +385,7 @@ impl Disk {
             return Err(DiskError::OutOfRange);
         }
         let r = self.range(n, BLOCK_SIZE)?;
+        self.keep_original(n);
         self.data[r].copy_from_slice(bytes);
         self.changed.set_range(n, n);
         if !self.readonly {

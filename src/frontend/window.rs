@@ -32,7 +32,6 @@
 use super::keymap::pc_key;
 use super::pacing::Pacer;
 use super::screenshot::{self, Image};
-use crate::cpu::CpuBus;
 use crate::debugger::gdb::{GdbState, GdbTarget, Served, Slice};
 use crate::debugger::{Debugger, Reason};
 use crate::devices::kbc8042::{KBD_BUFFER_SIZE, Key};
@@ -523,9 +522,7 @@ impl Session {
                 return;
             }
             self.type_ahead.pop_front();
-            let icount = self.t.dbg.m.cpu.icount;
-            self.t.dbg.m.bus.sync(icount);
-            self.t.dbg.m.bus.key_event(key, down);
+            self.t.dbg.m.key_event(key, down);
         }
     }
 

@@ -65,6 +65,31 @@ pub struct MachineConfig {
     pub vga_bios: Option<Vec<u8>>,
 }
 
+/// Host input given to the guest: a byte typed on COM1's host side, or a key pressed or
+/// released on the PC keyboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostInput {
+    Serial(u8),
+    Key(kbc8042::Key, bool),
+}
+
+/// Host input with the moment it reached the guest: the instruction count and the guest time
+/// (the time alone can move while the count stands still, when a halted CPU skips to the next
+/// device event). Replaying the same events at the same moments from the same state gives the
+/// same run, instruction for instruction (see [`Machine::replay`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputEvent {
+    pub icount: u64,
+    pub tick: u64,
+    pub input: HostInput,
+}
+
+impl InputEvent {
+    fn at(&self) -> (u64, u64) {
+        (self.icount, self.tick)
+    }
+}
+
 /// A device the BIOS can boot from (CMOS 0x3D codes, the Bochs/QEMU convention).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootDevice {
@@ -111,6 +136,8 @@ pub struct PcBus {
     pub a20: bool,
     /// A device asked for a CPU reset (8042 pulse, port 92).
     pub reset_requested: bool,
+    /// Every host input delivered to the guest, in order, with its moment (for exact replay).
+    pub input_log: Vec<InputEvent>,
     /// The A20 line changed and the CPU has not been told yet.
     a20_changed: bool,
     /// Reads of COM1's LSR in a row that found no data (DR = 0), with no other COM1 access in
@@ -245,6 +272,7 @@ impl PcBus {
     /// A key pressed or released on the host keyboard.
     pub fn key_event(&mut self, key: kbc8042::Key, pressed: bool) {
         let now = self.now();
+        self.input_log.push(InputEvent { icount: self.icount, tick: now.0, input: HostInput::Key(key, pressed) });
         self.kbc.key_event(key, pressed, now);
         self.after_device_change();
     }
@@ -252,6 +280,7 @@ impl PcBus {
     /// A byte typed on the host side of COM1. False if the line's buffer is full.
     pub fn serial_input(&mut self, byte: u8) -> bool {
         let now = self.now();
+        self.input_log.push(InputEvent { icount: self.icount, tick: now.0, input: HostInput::Serial(byte) });
         let ok = self.com1.receive(byte, now);
         self.after_device_change();
         ok
@@ -555,6 +584,11 @@ pub struct Machine {
     pub serial_paced: bool,
     /// The Multiboot kernel to start when the option ROM asks (`--kernel`).
     pub multiboot: Option<multiboot::Multiboot>,
+    /// Recorded host input still to give the guest, oldest first: each event is delivered when
+    /// the run reaches its moment (the run stops there to deliver it), keys before the device
+    /// deadlines due at that moment are handled and serial bytes after, as when they were
+    /// recorded. Fill it from a [`PcBus::input_log`].
+    pub replay: std::collections::VecDeque<InputEvent>,
 }
 
 /// [`PcBus::com1_empty_polls`] at which a guest counts as polling COM1 for input.
@@ -634,6 +668,7 @@ impl Machine {
             a20_changed: false,
             com1_empty_polls: 0,
             multiboot_hook: None,
+            input_log: Vec::new(),
         };
         bus.a20 = bus.kbc.a20() || bus.port92.a20();
         cpu.a20_mask = if bus.a20 { u32::MAX } else { !(1 << 20) };
@@ -646,6 +681,7 @@ impl Machine {
             serial_input: None,
             serial_paced: false,
             multiboot: None,
+            replay: std::collections::VecDeque::new(),
         })
     }
 
@@ -661,6 +697,49 @@ impl Machine {
     /// Guest time now.
     pub fn now(&self) -> Tick {
         self.bus.clock.now(self.cpu.icount)
+    }
+
+    /// A key pressed or released on the host keyboard, now (between runs): the bus is brought
+    /// to the CPU's instruction count first, so the event is timed (and recorded) exactly.
+    pub fn key_event(&mut self, key: kbc8042::Key, pressed: bool) {
+        self.bus.sync(self.cpu.icount);
+        self.bus.key_event(key, pressed);
+    }
+
+    /// Delivers the replayed events whose moment has come: keys (`keys`) or serial bytes.
+    fn deliver_replay(&mut self, keys: bool) {
+        let now = (self.cpu.icount, self.now().0);
+        while let Some(e) = self.replay.front().copied() {
+            if e.at() > now || matches!(e.input, HostInput::Key(..)) != keys {
+                break;
+            }
+            if e.at() < now {
+                log::warn!(
+                    "replay: input recorded at #{} (tick {}) delivered late, at #{} (tick {})",
+                    e.icount,
+                    e.tick,
+                    now.0,
+                    now.1
+                );
+            }
+            self.replay.pop_front();
+            match e.input {
+                HostInput::Serial(b) => {
+                    self.bus.serial_input(b);
+                }
+                HostInput::Key(k, down) => self.bus.key_event(k, down),
+            }
+        }
+    }
+
+    /// How far the run may go before the next replayed event: instructions, and a guest time
+    /// a halted CPU must not skip past.
+    fn replay_bounds(&self, limit: Tick) -> (u64, Tick) {
+        match self.replay.front() {
+            Some(e) if e.icount > self.cpu.icount => (e.icount - self.cpu.icount, limit),
+            Some(e) => (1, limit.min(Tick(e.tick))),
+            None => (u64::MAX, limit),
+        }
     }
 
     /// Feeds host serial input that has arrived. Returns false once the input is closed.
@@ -771,17 +850,25 @@ impl Machine {
                 return Stop::Budget;
             }
             self.bus.sync(self.cpu.icount);
+            if !self.replay.is_empty() {
+                self.deliver_replay(true);
+            }
             self.bus.run_timers();
-            let input_open = self.poll_serial_input();
+            if !self.replay.is_empty() {
+                self.deliver_replay(false);
+            }
+            let input_open = self.poll_serial_input() || !self.replay.is_empty();
+            let (gap, halt_limit) = self.replay_bounds(limit);
             let n = match self.bus.sched.next() {
                 Some((t, _)) => self.bus.clock.instructions_until(self.cpu.icount, t).max(1),
                 None => SLICE,
             }
             .min(left)
             .min(SLICE)
+            .min(gap)
             .min(self.bus.clock.instructions_until(self.cpu.icount, limit).max(1));
             let exit = self.cpu.run(&mut self.bus, n);
-            if let Some(stop) = self.settle(exit, input_open, limit) {
+            if let Some(stop) = self.settle(exit, input_open, halt_limit) {
                 return stop;
             }
         }
@@ -805,8 +892,15 @@ impl Machine {
     /// [`Machine::run_until`].
     pub fn step_until(&mut self, limit: Tick) -> Option<Stop> {
         self.bus.sync(self.cpu.icount);
+        if !self.replay.is_empty() {
+            self.deliver_replay(true);
+        }
         self.bus.run_timers();
-        let input_open = self.poll_serial_input();
+        if !self.replay.is_empty() {
+            self.deliver_replay(false);
+        }
+        let input_open = self.poll_serial_input() || !self.replay.is_empty();
+        let halt_limit = self.replay_bounds(limit).1;
         // What `Cpu::run` does around each step, for a budget of one step.
         self.cpu.break_loop = false;
         self.cpu.step(&mut self.bus);
@@ -821,7 +915,7 @@ impl Machine {
         if exit == RunExit::Budget && self.cpu.halted && !(self.cpu.flags.get(Eflags::IF) && self.bus.intr()) {
             exit = RunExit::Halted;
         }
-        self.settle(exit, input_open, limit)
+        self.settle(exit, input_open, halt_limit)
     }
 
     /// Acts on why the CPU stopped running: the exit device, chipset events, HLT (skipping guest
@@ -852,8 +946,19 @@ impl Machine {
                 {
                     self.paced_input_point();
                 }
+                // A replayed byte recorded here (a paced input point) is delivered here, and a
+                // halted CPU skips no further than the next replayed event.
+                let mut limit = limit;
+                if !self.replay.is_empty() {
+                    self.bus.sync(self.cpu.icount);
+                    self.deliver_replay(false);
+                    if let Some(e) = self.replay.front().filter(|e| e.icount == self.cpu.icount) {
+                        limit = limit.min(Tick(e.tick));
+                    }
+                }
                 // Paced input arrives only at input points, never to wake a halted CPU later.
-                let input_open = input_open && self.serial_input.is_some() && !self.serial_paced;
+                let input_open =
+                    (input_open && self.serial_input.is_some() && !self.serial_paced) || !self.replay.is_empty();
                 match self.bus.sched.next().map(|(t, _)| t).or((limit != Tick::NEVER).then_some(limit)) {
                     Some(t) if can_wake => {
                         let t = t.min(limit);
@@ -864,8 +969,10 @@ impl Machine {
                         self.bus.clock.skip_to(self.cpu.icount, t);
                     }
                     _ if can_wake && input_open => {
-                        // Wait for the host to type something.
-                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        // Wait for the host to type something (a replayed event is due now).
+                        if self.replay.is_empty() {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
                     }
                     _ => {
                         self.flush();
@@ -884,6 +991,23 @@ impl Machine {
             }
         }
         None
+    }
+
+    /// Flushes what the host has been given (COM1 and debug-console output, disk writes to the
+    /// image files) without touching the guest's state: a byte still in COM1's transmitter stays
+    /// there. The debugger calls this after each stop, so stepping and re-executing (going back
+    /// in time) see the same machine.
+    pub fn flush_host(&mut self) {
+        self.bus.serial_out.flush();
+        self.bus.debugcon.flush();
+        if let Err(e) = self.bus.fdc.flush() {
+            log::error!("floppy: cannot write the image back: {e}");
+        }
+        for ch in &mut self.bus.ata {
+            if let Err(e) = ch.flush() {
+                log::error!("disk: cannot write the image back: {e}");
+            }
+        }
     }
 
     /// Flushes host-side output (serial in flight, debug console).

@@ -54,6 +54,8 @@
 //! The file is written to a temporary file in the same folder, fsynced, renamed over the
 //! destination and the folder fsynced, so a crash mid-save leaves the old snapshot intact.
 
+pub mod replay;
+
 use crate::cpu::{Cr0, Cr4, Flags, SegAttr, Segment, TableReg};
 use crate::devices::disk::{BLOCK_SIZE, Disk};
 use crate::machine::clock::{Clock, Scheduler};
@@ -301,14 +303,23 @@ fn sections(m: &Machine, settings: &Settings) -> Vec<(&'static str, u16, u8, Vec
 /// For determinism tests.
 pub fn state_digest(m: &Machine) -> u64 {
     use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    guest_digest(m).hash(&mut h);
+    m.bus.serial_out.captured.hash(&mut h);
+    m.bus.debugcon.captured.hash(&mut h);
+    h.finish()
+}
+
+/// A digest of the guest's state only (every section but `settings`: CPU, RAM, devices, time,
+/// disks), without the output the host has seen.
+pub fn guest_digest(m: &Machine) -> u64 {
+    use std::hash::{Hash, Hasher};
     let settings = settings_of(m, "");
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for (name, _, _, raw) in sections(m, &settings).into_iter().skip(1) {
         name.hash(&mut h);
         raw.hash(&mut h);
     }
-    m.bus.serial_out.captured.hash(&mut h);
-    m.bus.debugcon.captured.hash(&mut h);
     h.finish()
 }
 
@@ -329,6 +340,11 @@ fn settings_of(m: &Machine, description: &str) -> Settings {
 
 /// Encodes the machine's state as a snapshot file's bytes.
 pub fn to_bytes(m: &Machine, description: &str) -> Vec<u8> {
+    to_bytes_level(m, description, ZSTD_LEVEL)
+}
+
+/// [`to_bytes`] with another zstd level (1 is fastest: the debugger's in-memory checkpoints).
+pub fn to_bytes_level(m: &Machine, description: &str, level: i32) -> Vec<u8> {
     let settings = settings_of(m, description);
     let mut out = Vec::new();
     out.extend_from_slice(&MAGIC);
@@ -336,7 +352,7 @@ pub fn to_bytes(m: &Machine, description: &str) -> Vec<u8> {
     out.extend_from_slice(&0u32.to_le_bytes());
     for (name, ver, codec, raw) in sections(m, &settings) {
         let stored = if codec == CODEC_ZSTD {
-            zstd::bulk::compress(&raw, ZSTD_LEVEL).expect("zstd compression of a buffer cannot fail")
+            zstd::bulk::compress(&raw, level).expect("zstd compression of a buffer cannot fail")
         } else {
             raw.clone()
         };
@@ -369,6 +385,7 @@ pub fn save(m: &Machine, path: &Path, description: &str) -> Result<u64, Snapshot
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
+        fault_injection(&mut f, &bytes, &tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         drop(f);
@@ -384,6 +401,29 @@ pub fn save(m: &Machine, path: &Path, description: &str) -> Result<u64, Snapshot
         io("cannot write", e)
     })?;
     Ok(bytes.len() as u64)
+}
+
+/// Crash tests (`tests/snapshot.rs`): `X86LAB_SNAPSHOT_FAULT=mid-write` writes half the file to
+/// the temporary file, says so on stderr and waits to be killed; `before-rename` writes it all
+/// and aborts the process before the rename. Unset, nothing happens.
+fn fault_injection(f: &mut std::fs::File, bytes: &[u8], tmp: &Path) -> std::io::Result<()> {
+    match std::env::var("X86LAB_SNAPSHOT_FAULT").as_deref() {
+        Ok("mid-write") => {
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            f.sync_all()?;
+            eprintln!("x86lab: X86LAB_SNAPSHOT_FAULT=mid-write: {} half written; waiting to be killed", tmp.display());
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+        Ok("before-rename") => {
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            eprintln!("x86lab: X86LAB_SNAPSHOT_FAULT=before-rename: aborting before the rename");
+            std::process::abort();
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A section found in a file, checked against its CRC.
@@ -645,13 +685,22 @@ fn validate(d: &Decoded, m: &Machine) -> Result<(), Bad> {
         if ds.blocks.windows(2).any(|w| w[0] >= w[1]) || ds.blocks.last().is_some_and(|&b| b >= disk.sectors()) {
             return Err(bad("disks", format!("{name}: block numbers out of order or beyond the disk")));
         }
-        // The contents the restore would give: this machine's disk with the stored blocks put in.
+        // The contents the restore would give: this machine's disk with every block changed
+        // since it was opened put back as it was, then the stored blocks put in.
         let mut h = crc32fast::Hasher::new();
         let bytes = disk.bytes();
+        let stored: std::collections::HashMap<u64, usize> =
+            ds.blocks.iter().enumerate().map(|(i, &b)| (b, i)).collect();
+        let mut special: Vec<u64> = ds.blocks.iter().copied().chain(disk.changed_blocks()).collect();
+        special.sort_unstable();
+        special.dedup();
         let mut next_block = 0u64;
-        for (i, &b) in ds.blocks.iter().enumerate() {
+        for &b in &special {
             h.update(&bytes[(next_block as usize * BLOCK_SIZE)..(b as usize * BLOCK_SIZE)]);
-            h.update(&ds.data[i * BLOCK_SIZE..(i + 1) * BLOCK_SIZE]);
+            match stored.get(&b) {
+                Some(&i) => h.update(&ds.data[i * BLOCK_SIZE..(i + 1) * BLOCK_SIZE]),
+                None => h.update(disk.original_block(b).expect("a changed block lies in the disk")),
+            }
             next_block = b + 1;
         }
         h.update(&bytes[next_block as usize * BLOCK_SIZE..]);
@@ -748,6 +797,11 @@ fn apply(m: &mut Machine, d: Decoded) {
             n => m.bus.ata[(n as usize - 2) / 2].disk_mut((n as usize - 2) % 2),
         }
         .expect("validated: the drive exists");
+        // Blocks changed after the snapshot was taken go back to what the image held.
+        let later: Vec<u64> = disk.changed_blocks().filter(|b| ds.blocks.binary_search(b).is_err()).collect();
+        for b in later {
+            disk.revert_block(b);
+        }
         for (i, &blk) in ds.blocks.iter().enumerate() {
             let data = &ds.data[i * BLOCK_SIZE..(i + 1) * BLOCK_SIZE];
             // Marked changed even when equal, so the next snapshot holds it too.

@@ -314,8 +314,13 @@ pub struct SnapshotEntry {
 
 /// The folder's snapshots, by name (partial temporary files are not listed).
 pub fn list_snapshots(f: &VmFolder) -> Vec<SnapshotEntry> {
+    list_snapshots_in(&f.snapshots_dir())
+}
+
+/// The `*.snap` files in `dir`, by name (partial temporary files are not listed).
+pub fn list_snapshots_in(dir: &Path) -> Vec<SnapshotEntry> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(f.snapshots_dir()) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
     for e in rd.flatten() {
         let p = e.path();
         let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
