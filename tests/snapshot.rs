@@ -266,17 +266,16 @@ fn determinism(build: &dyn Fn() -> Machine, n: u64, m: u64, name: &str) -> Vec<u
     assert_eq!(m1.cpu.icount, n, "{name}: the guest is still running at instruction {n}");
     let out_at_n = (m1.bus.debugcon.captured.clone(), m1.bus.serial_out.captured.clone());
     snapshot::save(&m1, &snap, name).expect("save");
+    let d0 = snapshot::state_digest(&m1);
     m1.run(m);
     let d1 = snapshot::state_digest(&m1);
+    assert_ne!(d0, d1, "{name}: the digest sees the run between the two points");
     let mut m2 = build();
     snapshot::restore_into(&mut m2, &snap).expect("restore");
     (m2.bus.debugcon.captured, m2.bus.serial_out.captured) = out_at_n.clone();
     m2.run(m);
     assert_eq!(m2.cpu.icount, m1.cpu.icount, "{name}");
     assert_eq!(snapshot::state_digest(&m2), d1, "{name}: the restored run reaches the same state and output");
-    // The digest does see a difference: one more instruction changes it.
-    m2.run(1);
-    assert_ne!(snapshot::state_digest(&m2), d1, "{name}: the digest sees one more instruction");
     let _ = std::fs::remove_dir_all(&dir);
     let mut printed = m1.bus.debugcon.captured[out_at_n.0.len()..].to_vec();
     printed.extend_from_slice(&m1.bus.serial_out.captured[out_at_n.1.len()..]);
@@ -346,7 +345,7 @@ fn determinism_through_the_bochs_bios() {
     };
     // Saved during Bochs's POST (the VGA BIOS has run); the image then boots and runs its
     // disk, video, serial and system checks.
-    let printed = determinism(&build, 3_000_000, 30_000_000, "bochs");
+    let printed = determinism(&build, 1_500_000, 30_000_000, "bochs");
     assert!(!printed.is_empty(), "the guest printed something after the snapshot");
 }
 
