@@ -344,7 +344,7 @@ fn gfx_rgb(c: u8) -> u32 {
 /// paced serial input the command line uses for a pipe), stopped when `gfx_demo` has drawn and
 /// waits (its `.wait` loop): the VGA renderer's framebuffer -- what `--screenshot` saves -- must
 /// be the picture the demo's drawing code describes, pixel for pixel, at 640x400 (each mode-13h
-/// pixel 2x2).
+/// pixel 2x2); then `x86lab run --screenshot`, stopped at that instruction, must save it too.
 #[test]
 fn gfx_draws_the_documented_picture_in_mode_13h() {
     use x86lab::devices::debugcon::Sink;
@@ -392,6 +392,39 @@ fn gfx_draws_the_documented_picture_in_mode_13h() {
     drop(tx);
 
     let img = x86lab::frontend::screenshot::Image::of_machine(&m);
+    assert_is_the_gfx_picture(&img);
+
+    // The command line's --screenshot at the same instruction (same machine: demo image read-only,
+    // 32 MiB, default --ips, the RTC at 2000-01-01, "gfx" piped into COM1) saves that picture.
+    let stop_at = m.cpu.icount.to_string();
+    let dir = std::env::temp_dir().join(format!("x86lab-demo-gfx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("gfx.png");
+    let png_arg = png.to_str().unwrap().to_string();
+    let out = {
+        let mut child = x86lab()
+            .args(run_args(&["--rtc", "2000-01-01T00:00:00", "--max-instructions"]))
+            .arg(&stop_at)
+            .arg("--screenshot")
+            .arg(&png_arg)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("x86lab starts");
+        child.stdin.take().unwrap().write_all(b"gfx\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert_eq!(out.status.code(), Some(4), "stopped by --max-instructions: {}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&png).unwrap();
+    let shot = x86lab::frontend::screenshot::Image::from_png(&bytes).unwrap();
+    assert_is_the_gfx_picture(&shot);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `img` is what `gfx_demo` draws: 640x400 (each mode-13h pixel 2x2), checked structurally
+/// (each bar's colour at its brightest, the XOR pattern's corners), then pixel for pixel.
+fn assert_is_the_gfx_picture(img: &x86lab::frontend::screenshot::Image) {
     assert_eq!((img.width, img.height), (640, 400), "mode 13h is shown at 640x400");
     // Structural checks first (each bar's colour at its brightest, the XOR pattern's corners),
     // then every pixel.
