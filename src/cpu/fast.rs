@@ -175,6 +175,16 @@ pub enum Fast {
         d: u8,
         m: Mem,
     },
+    /// ROL ROR RCL RCR SHL SHR SAR of a general register by an immediate count (imm8, or the 1 of D0/D1),
+    /// already masked to 5 bits and not 0. `keep_of`: ROL/ROR by an imm8 other than 1, which
+    /// write CF only (see `exec::shift`).
+    ShiftRI {
+        op: M,
+        size: u8,
+        r: u8,
+        count: u8,
+        keep_of: bool,
+    },
     /// Jcc rel: taken, EIP = next EIP + disp (wrapped to 16 bits for a 16-bit operand size).
     Jcc {
         cc: ConditionCode,
@@ -347,6 +357,17 @@ impl Fast {
                 let (r, size) = gpr(ins.op0_register())?;
                 Some(Fast::IncDec { inc: m == M::Inc, size, r })
             }
+            M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar
+                if k0 == OpKind::Register && ins.op_count() == 2 && ins.op1_kind() == OpKind::Immediate8 =>
+            {
+                let (r, size) = gpr(ins.op0_register())?;
+                let count = (imm(ins, 1)? & 0x1F) as u8;
+                if count == 0 {
+                    return None;
+                }
+                let keep_of = count != 1 && matches!(m, M::Rol | M::Ror) && ins.op1_kind() == OpKind::Immediate8;
+                Some(Fast::ShiftRI { op: m, size, r, count, keep_of })
+            }
             M::Lea if k0 == OpKind::Register && ins.op1_kind() == OpKind::Memory => {
                 let (d, size) = gpr(ins.op0_register())?;
                 if size < 2 {
@@ -516,6 +537,23 @@ impl Cpu {
             Fast::Lea { size, d, m } => {
                 let off = self.ea_fast(&m);
                 self.set_gpr_sized(d as usize, size as u32, off);
+            }
+            Fast::ShiftRI { op, size, r, count, keep_of } => {
+                // As exec::shift::shift with a register destination and an immediate count.
+                let size = size as u32;
+                let a = self.gpr_sized(r as usize, size);
+                let s = super::exec::shift::compute(op, a, size, count as u32, self.flags.cf());
+                self.set_gpr_sized(r as usize, size, s.res);
+                if s.szp {
+                    self.flags.set_szp_c_o_a(size * 8, s.res, s.cf, s.of, false);
+                } else if s.carry {
+                    let mut written = Eflags::CF.bits();
+                    if !keep_of {
+                        written |= Eflags::OF.bits();
+                    }
+                    let f = if s.cf { Eflags::CF.bits() } else { 0 } | if s.of { Eflags::OF.bits() } else { 0 };
+                    self.flags.set_masked(f, written);
+                }
             }
             Fast::Jcc { cc, disp, near16 } => {
                 if self.cond(cc) {
