@@ -425,3 +425,69 @@ fn debug_serves_gdb_then_the_repl_takes_over() {
     assert!(section(&out, "breaks").contains("catchpoint"), "{out}");
     assert!(!section(&out, "regs").contains("eip=0000fff0"), "{out}");
 }
+
+/// The gdb session printed in book/src/use/debugger.md ("gdb printed this ...") is replayed: the
+/// same `x86lab run --gdb -S` and `gdb -batch` commands the book shows, and every line of the
+/// book's output block must appear in gdb's output, in order (gdb's own start-up warning about a
+/// missing executable, which differs between gdb versions, excepted).
+#[test]
+fn the_books_gdb_session_replays() {
+    if !gdb_available() {
+        eprintln!("NOTICE: gdb is not installed; skipping the book's gdb session (CI installs gdb)");
+        return;
+    }
+    let chapter = std::fs::read_to_string(root().join("book/src/use/debugger.md")).expect("the debugger chapter");
+    let after = chapter.split_once("gdb printed this").expect("the chapter's gdb output paragraph").1;
+    let block = after.split_once("```text\n").expect("its text block").1.split_once("```").expect("block end").0;
+    // The commands, as the chapter shows them.
+    assert!(chapter.contains("x86lab run --bios book/labs/sensitive.img --headless --gdb 127.0.0.1:1234 -S"));
+    for ex in ["monitor catch #GP", "monitor explain", "info registers eip cs eflags", "x/2i $pc"] {
+        assert!(chapter.contains(&format!("-ex '{ex}'")), "the chapter's gdb command has -ex '{ex}'");
+    }
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut x = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .current_dir(root())
+        .args(["run", "--bios", "book/labs/sensitive.img", "--headless", "--gdb", &addr, "-S"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("x86lab starts");
+    let stderr = x.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("waiting for gdb") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("x86lab waits for gdb");
+    // gdb's stdout and stderr interleaved as on a terminal (monitor output goes to stderr).
+    let g = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec 2>&1 gdb -batch -nx -ex 'set architecture i386' -ex 'target remote {addr}' \
+             -ex 'monitor catch #GP' -ex 'continue' -ex 'monitor explain' \
+             -ex 'info registers eip cs eflags' -ex 'x/2i $pc' -ex 'detach'"
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .expect("gdb runs");
+    let gout = String::from_utf8_lossy(&g.stdout).into_owned();
+    let _ = x.wait_with_output_timeout();
+    let _ = reader.join();
+    let got: Vec<&str> = gout.lines().map(str::trim_end).collect();
+    let mut at = 0;
+    for want in block.lines().map(str::trim_end) {
+        if want.is_empty() || want.starts_with("warning: No executable") || want.starts_with("determining executable") {
+            continue;
+        }
+        match got[at..].iter().position(|l| *l == want) {
+            Some(i) => at += i + 1,
+            None => panic!("the book's gdb line {want:?} is not in gdb's output (in order):\n{gout}"),
+        }
+    }
+}
