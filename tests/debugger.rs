@@ -251,30 +251,17 @@ fn gdb_connects_breaks_steps_and_runs_monitor_commands() {
 
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut x = Command::new(env!("CARGO_BIN_EXE_x86lab"))
-        .current_dir(root())
-        .args(["run", "--bios", "roms/tests/realmode.bin", "--headless", "--debugcon", "none", "--gdb", &addr, "-S"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("x86lab starts");
-    // Wait until it listens (it says so on stderr), keeping the rest of stderr.
-    let stderr = x.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("waiting for gdb") {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("x86lab waits for gdb");
+    let (x, reader) = start_waiting_for_gdb(&[
+        "run",
+        "--bios",
+        "roms/tests/realmode.bin",
+        "--headless",
+        "--debugcon",
+        "none",
+        "--gdb",
+        &addr,
+        "-S",
+    ]);
     let g = Command::new("gdb")
         .args(["-batch", "-nx", "-ex", "set architecture i386", "-ex", &format!("target remote {addr}")])
         .args(["-ex", "info registers eip"])
@@ -446,25 +433,8 @@ fn the_books_gdb_session_replays() {
     }
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut x = Command::new(env!("CARGO_BIN_EXE_x86lab"))
-        .current_dir(root())
-        .args(["run", "--bios", "book/labs/sensitive.img", "--headless", "--gdb", &addr, "-S"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("x86lab starts");
-    let stderr = x.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("waiting for gdb") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("x86lab waits for gdb");
+    let (x, reader) =
+        start_waiting_for_gdb(&["run", "--bios", "book/labs/sensitive.img", "--headless", "--gdb", &addr, "-S"]);
     // gdb's stdout and stderr interleaved as on a terminal (monitor output goes to stderr).
     let g = Command::new("sh")
         .arg("-c")
@@ -490,4 +460,33 @@ fn the_books_gdb_session_replays() {
             None => panic!("the book's gdb line {want:?} is not in gdb's output (in order):\n{gout}"),
         }
     }
+}
+
+/// Starts x86lab with `args` (a `--gdb ... -S` run) and returns once it waits for gdb (it says
+/// so on stderr), with a thread that collects the rest of its stderr.
+fn start_waiting_for_gdb(args: &[&str]) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    let mut x = Command::new(env!("CARGO_BIN_EXE_x86lab"))
+        .current_dir(root())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("x86lab starts");
+    let stderr = x.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("waiting for gdb") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("x86lab waits for gdb");
+    (x, reader)
 }
