@@ -70,6 +70,9 @@ EXAMPLES:\n  \
     /// Save, restore, list, check or delete a VM folder's snapshots (also: `run NAME/
     /// --save-snapshot SNAP`, `run NAME/ --restore SNAP`, and `save`/`restore` in the debugger).
     Snapshot(vmcli::SnapshotArgs),
+    /// Show a VM folder's disks (base image, overlay, blocks the guest changed) or export one as
+    /// a raw image, as the guest sees it now or as a snapshot holds it.
+    Disk(vmcli::DiskArgs),
 
     /// Debug a guest: the same arguments as `run`, paused at the reset vector, with a REPL.
     #[command(after_help = "The REPL reads commands from the terminal (with line editing and history), from \
@@ -151,6 +154,11 @@ struct RunArgs {
     /// Open every disk image read-only (guest writes fail as on a write-protected disk).
     #[arg(long)]
     readonly: bool,
+
+    /// Which drives (fda, fdb, hda, hdb, hdc, hdd) come from a VM folder's settings: those are
+    /// opened as a frozen base image plus its copy-on-write overlay (`Disk::open_overlaid`).
+    #[arg(skip)]
+    vm_disks: [bool; 6],
 
     /// Run without a window: guest time runs as fast as the host allows; COM1 and the debug
     /// console are on the terminal, the screen only in --screenshot.
@@ -269,6 +277,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::New(a) => finish(vmcli::new(a)),
         Command::Snapshot(a) => finish(vmcli::snapshot(a)),
+        Command::Disk(a) => finish(vmcli::disk(a)),
         Command::Run(args) => match run(args) {
             Ok(code) => ExitCode::from(code),
             Err(msg) => {
@@ -351,8 +360,14 @@ fn open_disks(args: &RunArgs) -> Result<Disks, String> {
         }
         *slot = Some(img.clone());
     }
-    let open = |p: &PathBuf, floppy: bool| -> Result<Disk, String> {
-        let r = if floppy { Disk::open_floppy(p, args.readonly) } else { Disk::open(p, args.readonly) };
+    let open = |p: &PathBuf, floppy: bool, slot: usize| -> Result<Disk, String> {
+        let r = if args.vm_disks[slot] {
+            Disk::open_overlaid(p, args.readonly, floppy)
+        } else if floppy {
+            Disk::open_floppy(p, args.readonly)
+        } else {
+            Disk::open(p, args.readonly)
+        };
         r.map_err(|e| e.to_string())
     };
     let mut floppies: [Option<Disk>; 2] = [None, None];
@@ -365,13 +380,13 @@ fn open_disks(args: &RunArgs) -> Result<Disks, String> {
     }
     for (i, p) in fd.iter().enumerate() {
         if let Some(p) = p {
-            floppies[i] = Some(open(p, true)?);
+            floppies[i] = Some(open(p, true, i)?);
         }
     }
     let mut hard_disks: [Option<Disk>; 4] = [None, None, None, None];
     for (i, p) in hd.iter().enumerate() {
         if let Some(p) = p {
-            hard_disks[i] = Some(open(p, false)?);
+            hard_disks[i] = Some(open(p, false, 2 + i)?);
         }
     }
     let first = match args.boot.as_deref() {

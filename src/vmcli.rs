@@ -71,6 +71,124 @@ pub enum SnapshotAction {
     Check { vm: PathBuf, snap: String },
 }
 
+#[derive(Args, Clone)]
+pub struct DiskArgs {
+    #[command(subcommand)]
+    pub action: DiskAction,
+}
+
+#[derive(Subcommand, Clone)]
+pub enum DiskAction {
+    /// For each drive: the base image (never written), its overlay (the guest's writes) and how
+    /// many 512-byte blocks differ from the base.
+    Info { vm: PathBuf },
+    /// Write DRIVE (fda, fdb, hda, hdb, hdc or hdd) as the guest sees it, base plus overlay, to
+    /// the raw image OUT, which any emulator or `mount -o loop` can use.
+    Export {
+        vm: PathBuf,
+        drive: String,
+        out: PathBuf,
+        /// The drive as snapshot SNAP holds it instead of as it is now.
+        #[arg(long, value_name = "SNAP")]
+        snapshot: Option<String>,
+        /// Replace OUT if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// The drive names, in the order of `x86lab::snapshot`'s drive slots.
+const DRIVES: [&str; 6] = ["fda", "fdb", "hda", "hdb", "hdc", "hdd"];
+
+fn drive(m: &Machine, slot: usize) -> Option<&x86lab::devices::disk::Disk> {
+    match slot {
+        0 | 1 => m.bus.fdc.disk(slot),
+        n => m.bus.ata[(n - 2) / 2].disk((n - 2) % 2),
+    }
+}
+
+/// The machine a VM folder describes, its disks opened read-only (nothing is written).
+fn folder_machine(vm: &Path) -> Result<Machine, String> {
+    let mut args = super::RunArgs::for_folder(vm);
+    args.serial = Some("none".into());
+    args.debugcon = Some("none".into());
+    args.readonly = true;
+    prepare(&mut args)?;
+    super::build_machine(&args)
+}
+
+/// `x86lab disk ...`.
+pub fn disk(a: DiskArgs) -> Result<u8, String> {
+    match a.action {
+        DiskAction::Info { vm } => {
+            VmFolder::at(&vm)?;
+            let m = folder_machine(&vm)?;
+            for (slot, name) in DRIVES.iter().enumerate() {
+                let Some(d) = drive(&m, slot) else { continue };
+                let base = d.path().map_or("(in memory)".into(), |p| p.display().to_string());
+                let overlay = d.overlay_path().map_or("none yet (made by the first run)".into(), |p| {
+                    let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                    format!("{} ({size} bytes apparent size)", p.display())
+                });
+                println!("{name}: {} bytes", d.len_bytes());
+                println!("  base     {base}");
+                println!("  overlay  {overlay}");
+                println!("  changed  {} of {} blocks differ from the base", d.changed_block_count(), d.sectors());
+            }
+            Ok(0)
+        }
+        DiskAction::Export { vm, drive: name, out, snapshot, force } => {
+            let f = VmFolder::at(&vm)?;
+            let slot = DRIVES
+                .iter()
+                .position(|d| d.eq_ignore_ascii_case(&name))
+                .ok_or_else(|| format!("{name}: not a drive (give one of {})", DRIVES.join(", ")))?;
+            if out.exists() && !force {
+                return Err(format!("{}: exists (give --force to replace it, or another name)", out.display()));
+            }
+            let mut m = folder_machine(&vm)?;
+            if let Some(snap) = &snapshot {
+                let p = f.snapshot_path(snap)?;
+                if !p.is_file() {
+                    return Err(no_such_snapshot(&f, &p));
+                }
+                x86lab::snapshot::restore_into(&mut m, &p).map_err(|e| e.to_string())?;
+            }
+            let d = drive(&m, slot).ok_or_else(|| format!("{}: the VM has no {name}", f.config_path().display()))?;
+            let same = |p: Option<&Path>| {
+                p.and_then(|p| p.canonicalize().ok()).is_some_and(|p| out.canonicalize().ok() == Some(p))
+            };
+            if same(d.path()) || same(d.overlay_path()) {
+                return Err(format!("{}: that is the VM's own disk file; export to another file", out.display()));
+            }
+            // Write beside OUT and rename, so a failed export never leaves half a file.
+            let tmp = out.with_file_name(format!(
+                ".{}.x86lab-tmp",
+                out.file_name().map_or("export".into(), |n| n.to_string_lossy().into_owned())
+            ));
+            let write = || -> std::io::Result<()> {
+                use std::io::Write;
+                let mut file = std::fs::File::create(&tmp)?;
+                file.write_all(d.bytes())?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, &out)
+            };
+            if let Err(e) = write() {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(format!("{}: cannot write: {e}", out.display()));
+            }
+            println!(
+                "wrote {} ({} bytes, {} blocks from the overlay{})",
+                out.display(),
+                d.len_bytes(),
+                d.changed_block_count(),
+                snapshot.map_or(String::new(), |s| format!(" as snapshot {s} holds it"))
+            );
+            Ok(0)
+        }
+    }
+}
+
 /// `x86lab new`.
 pub fn new(a: NewArgs) -> Result<u8, String> {
     let hda_size = a.hda_size.as_deref().map(vm::parse_size).transpose().map_err(|e| format!("--hda-size {e}"))?;
@@ -125,12 +243,9 @@ pub fn snapshot(a: SnapshotArgs) -> Result<u8, String> {
             if !p.is_file() {
                 return Err(no_such_snapshot(&f, &p));
             }
-            // Check it now against the machine the folder describes (two-phase: nothing runs).
-            let mut args = super::RunArgs::for_folder(&vm);
-            args.serial = Some("none".into());
-            args.debugcon = Some("none".into());
-            prepare(&mut args)?;
-            let mut m = super::build_machine(&args)?;
+            // Check it now against the machine the folder describes (two-phase: nothing runs,
+            // nothing is written: the run that starts from it restores it again).
+            let mut m = folder_machine(&vm)?;
             let s = x86lab::snapshot::restore_into(&mut m, &p).map_err(|e| e.to_string())?;
             let next = f.snapshots_dir().join(NEXT_FILE);
             std::fs::write(&next, format!("{snap}\n")).map_err(|e| format!("{}: cannot write: {e}", next.display()))?;
@@ -243,16 +358,22 @@ pub fn prepare(args: &mut RunArgs) -> Result<Option<VmFolder>, String> {
     args.debugcon = args.debugcon.take().or(r.debugcon);
     args.readonly |= r.readonly;
     let [fda, fdb, hda, hdb, hdc, hdd] = r.disks;
-    for (slot, v) in [
+    for (i, (slot, v)) in [
         (&mut args.fda, fda),
         (&mut args.fdb, fdb),
         (&mut args.hda, hda),
         (&mut args.hdb, hdb),
         (&mut args.hdc, hdc),
         (&mut args.hdd, hdd),
-    ] {
-        if slot.is_none() {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if slot.is_none() && v.is_some() {
+            // The folder's own disk: a frozen base plus its overlay. A disk given on the command
+            // line instead is used as it is, for this run.
             *slot = v;
+            args.vm_disks[i] = true;
         }
     }
     Ok(Some(f))

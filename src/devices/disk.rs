@@ -10,8 +10,10 @@
 //!   [`Disk::flush`] writes the dirty blocks back to the file (coalescing neighbours into one
 //!   write) and syncs it. The ATA FLUSH CACHE commands call it; the machine must call it at exit
 //!   (and [`Drop`] does it as a last resort, logging instead of failing).
+//! - **A copy-on-write overlay** for a VM folder's disk ([`Disk::open_overlaid`],
+//!   [`super::overlay`]): the image is a frozen base, the writes go to an overlay file beside it.
 //! - **A changed-block map** for snapshots: which [`BLOCK_SIZE`] blocks changed since the image
-//!   was opened (or since [`Disk::clear_changed`]), independent of flushing, so a snapshot can
+//!   was opened (for a VM folder's disk: which differ from its base image), independent of flushing, so a snapshot can
 //!   store only the blocks that differ from the image on disk ([`Disk::changed_blocks`],
 //!   [`Disk::block`], [`Disk::restore_block`]).
 //! - **Geometry**: the PC floppy formats by image size ([`FloppyType`], IBM PC/AT Technical
@@ -28,8 +30,8 @@
 //! guest sees (ATA IDNF/ABRT, FDC ND/NW); nothing a guest does can make this module panic.
 //!
 //! # Not modelled
-//! Image formats with headers (qcow2, VHD, VMDK, IMD, …), sparse files, copy-on-write overlays,
-//! sector sizes other than 512 bytes, the "large"/ECHS BIOS translation, and host file locking.
+//! Image formats with headers (qcow2, VHD, VMDK, IMD, …), sparse images, overlays other than
+//! x86lab's own ([`super::overlay`], used by VM folders), sector sizes other than 512 bytes, the "large"/ECHS BIOS translation, and host file locking.
 //!
 //! ```
 //! use x86lab::devices::disk::{Disk, FloppyType};
@@ -131,13 +133,16 @@ pub struct Disk {
     path: Option<PathBuf>,
     file: Option<File>,
     readonly: bool,
-    /// Blocks changed since open or the last `clear_changed` (for snapshots).
+    /// Blocks changed since open (with an overlay: that differ from the base), for snapshots.
     changed: BlockMap,
     /// Blocks written since the last flush.
     unflushed: BlockMap,
     /// What each changed block held before its first change (so a snapshot restore can put
     /// back a block the snapshot does not hold because it changed only later).
     original: Box<Originals>,
+    /// A VM folder's disk: the copy-on-write overlay that takes the writes, `path` being the
+    /// base image (never written). See [`super::overlay`].
+    overlay: Option<Box<super::overlay::Overlay>>,
 }
 
 impl fmt::Debug for Disk {
@@ -146,6 +151,7 @@ impl fmt::Debug for Disk {
             .field("path", &self.path)
             .field("bytes", &self.data.len())
             .field("readonly", &self.readonly)
+            .field("overlay", &self.overlay.as_ref().map(|o| o.path().to_path_buf()))
             .field("changed_blocks", &self.changed.count())
             .field("unflushed_blocks", &self.unflushed.count())
             .finish()
@@ -223,7 +229,45 @@ impl Disk {
             changed: BlockMap::new(blocks),
             unflushed: BlockMap::new(blocks),
             original: Box::default(),
+            overlay: None,
         }
+    }
+
+    /// Opens a VM folder's disk: the base image at `base` (opened read-only, never written) with
+    /// the copy-on-write overlay beside it ([`super::overlay::path_for`]) laid over it. A missing
+    /// overlay is created empty (a folder made by an older x86lab, or never run), unless
+    /// `readonly`, when the base alone is used. The blocks in the overlay count as changed
+    /// ([`Disk::changed_blocks`]: they differ from the base), with the base's contents as
+    /// their originals, so a snapshot stores them and nothing else.
+    pub fn open_overlaid(base: impl AsRef<Path>, readonly: bool, floppy: bool) -> io::Result<Disk> {
+        use super::overlay::{self, Overlay};
+        let base = base.as_ref();
+        let mut d = if floppy { Disk::open_floppy(base, true)? } else { Disk::open(base, true)? };
+        let crc = crc32fast::hash(&d.data);
+        let ov_path = overlay::path_for(base);
+        if ov_path.exists() {
+            let opened = Overlay::open(&ov_path, base, d.len_bytes(), crc, readonly)?;
+            for (b, bytes) in opened.blocks {
+                let r = d.range(b, BLOCK_SIZE).map_err(|_| {
+                    path_error(&ov_path, io::ErrorKind::InvalidData, "a block beyond the disk".to_string())
+                })?;
+                let before: Box<[u8]> = d.data[r.clone()].into();
+                d.original.0.insert(b, before);
+                d.data[r].copy_from_slice(&bytes);
+                d.changed.set_range(b, b);
+            }
+            d.overlay = Some(Box::new(opened.overlay));
+        } else if !readonly {
+            d.overlay = Some(Box::new(Overlay::create(&ov_path, d.len_bytes(), crc)?));
+        }
+        d.readonly = readonly;
+        d.file = None;
+        Ok(d)
+    }
+
+    /// The overlay file, for a VM folder's disk.
+    pub fn overlay_path(&self) -> Option<&Path> {
+        self.overlay.as_ref().map(|o| o.path())
     }
 
     /// The image file, if the disk has one.
@@ -297,6 +341,14 @@ impl Disk {
         if !self.unflushed.any() {
             return Ok(());
         }
+        if let Some(ov) = self.overlay.as_mut() {
+            // The overlay holds exactly the blocks that differ from the base (the changed map).
+            let dirty: Vec<u64> = self.unflushed.iter().collect();
+            let changed = &self.changed;
+            ov.write_back(&self.data, &dirty, |b| changed.get(b))?;
+            self.unflushed.clear();
+            return Ok(());
+        }
         let (Some(file), Some(path)) = (self.file.as_mut(), self.path.as_deref()) else {
             self.unflushed.clear();
             return Ok(());
@@ -324,8 +376,8 @@ impl Disk {
         Ok(())
     }
 
-    /// Block numbers (of [`BLOCK_SIZE`] bytes) changed since open or the last
-    /// [`Disk::clear_changed`], in increasing order.
+    /// Block numbers (of [`BLOCK_SIZE`] bytes) changed since open (with an overlay: that differ
+    /// from the base image), in increasing order.
     pub fn changed_blocks(&self) -> impl Iterator<Item = u64> + '_ {
         self.changed.iter()
     }
@@ -336,11 +388,6 @@ impl Disk {
     /// True if block `n` changed.
     pub fn block_changed(&self, n: u64) -> bool {
         self.changed.get(n)
-    }
-    /// Forgets which blocks changed (after a snapshot stored them, for example).
-    pub fn clear_changed(&mut self) {
-        self.changed.clear();
-        self.original.0.clear();
     }
     /// Before block `n` first changes: remembers what it held.
     fn keep_original(&mut self, n: u64) {
@@ -715,12 +762,10 @@ mod tests {
         assert!(!d.has_unflushed());
         assert_eq!(d.changed_block_count(), 3, "flushing does not forget what changed since open");
         assert!(d.block_changed(4) && !d.block_changed(5));
-        d.clear_changed();
-        assert_eq!(d.changed_block_count(), 0);
         // restore_block puts a snapshot's block back
         d.restore_block(10, &[7; 512]).unwrap();
         assert_eq!(d.block(10).unwrap(), &[7; 512][..]);
-        assert_eq!(d.changed_blocks().collect::<Vec<_>>(), vec![10]);
+        assert_eq!(d.changed_blocks().collect::<Vec<_>>(), vec![3, 4, 10, 63]);
         assert_eq!(d.restore_block(64, &[7; 512]), Err(DiskError::OutOfRange));
         assert_eq!(d.restore_block(1, &[7; 100]), Err(DiskError::OutOfRange));
         assert_eq!(d.block(64), None);

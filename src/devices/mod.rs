@@ -11,6 +11,7 @@ pub mod disk;
 pub mod dma8237;
 pub mod fdc82077;
 pub mod kbc8042;
+pub mod overlay;
 pub mod pic8259;
 pub mod pit8254;
 pub mod port92;

@@ -39,7 +39,7 @@
 //! | fdc      | 1 | the floppy controller's `FdcState` (not its disks) |
 //! | ata      | 1 | both ATA channels' `AtaChannelState` (not their disks) |
 //! | clock    | 1 | [`ClockState`]: virtual clock, device deadlines, chipset latches |
-//! | disks    | 1 | [`DiskState`] per drive: size, CRC of the whole contents, and only the blocks that differ from the image the drive was opened with (its changed-block map), zstd-compressed |
+//! | disks    | 1 | [`DiskState`] per drive: size, CRC of the whole contents, and only the blocks that differ from the drive's base image (a VM folder's disk: base + overlay, `devices::overlay`) or, outside a VM folder, from the image as opened (the changed-block map), zstd-compressed |
 //!
 //! # Loading
 //! Loading is two-phase: the whole file is read, every section's CRC and the file CRC are

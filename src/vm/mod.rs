@@ -3,7 +3,10 @@
 //! ```text
 //! NAME/
 //!   NAME.toml        the settings (human-readable, commented; see [`VmConfig`])
-//!   fda.img, hda.img the disk images (copied in, or created empty by `x86lab new`)
+//!   fda.img, hda.img the disks' base images (copied in, or created empty by `x86lab new`),
+//!                    never written once the VM has run
+//!   hda.img.overlay  the blocks the guest wrote, laid over the base (made by the first run;
+//!                    see [`crate::devices::overlay`]), so snapshots stay valid for ever
 //!   bios.bin         the BIOS, when one other than x86lab's own was given
 //!   snapshots/       SNAP.snap files (see [`crate::snapshot`])
 //! ```
@@ -293,6 +296,8 @@ debugcon = "stdio"
 
 [disks]
 # fda/fdb: floppy drives A: and B:; hda/hdb: primary master/slave; hdc/hdd: secondary.
+# Each image is a base that x86lab never writes once the VM has run: the guest's writes go
+# to IMAGE.overlay beside it (`x86lab disk info`; `x86lab disk export` gives one raw image).
 {disks}# Open every image read-only (guest writes fail as on a write-protected disk).
 readonly = false
 "#,
