@@ -17,54 +17,14 @@
     org 7C00h
 
 %include "compat.inc"
+%include "bootsect.inc"
 
 EQUIPMENT equ 0021h             ; one diskette drive, 80x25 colour, no printer
 
 ; ---------------------------------------------------------------------------------------------
 ; Boot sector (LBA 0)
 ; ---------------------------------------------------------------------------------------------
-boot:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 7C00h
-    sti
-    cld
-    mov [boot_drive], dl
-    mov si, msg_boot
-.print:
-    lodsb
-    test al, al
-    jz .load
-    out 0E9h, al
-    mov ah, 0Eh
-    mov bx, 0007h
-    int 10h
-    jmp .print
-.load:
-    mov bp, 3                   ; attempts, with a reset between them
-.retry:
-    mov ax, 020Fh               ; LBA 1-15 = CHS 0/0/2-16
-    mov cx, 0002h
-    xor dh, dh
-    mov dl, [boot_drive]
-    mov bx, stage2
-    int 13h
-    jnc stage2
-    xor ah, ah
-    int 13h
-    dec bp
-    jnz .retry
-    mov al, 2
-    out 0F4h, al
-    hlt
-
-boot_drive: db 0
-msg_boot: db "compat-fd: boot sector", 13, 10, 0
-    times 510 - ($ - $$) db 0
-    dw 0AA55h
+    BOOT_SECTOR 15, 3, "compat-fd: boot sector"
 
 ; ---------------------------------------------------------------------------------------------
 ; Stage 2 (LBA 1-15)

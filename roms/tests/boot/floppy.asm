@@ -12,6 +12,7 @@
     org 7C00h
 
 %include "bootmac.inc"
+%include "bootsect.inc"
 
 BUF     equ 9000h               ; 0000:9000h, sector buffers
 BUF2    equ 0A000h
@@ -19,48 +20,7 @@ BUF2    equ 0A000h
 ; ---------------------------------------------------------------------------------------------
 ; Boot sector (LBA 0)
 ; ---------------------------------------------------------------------------------------------
-boot:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 7C00h
-    sti
-    cld
-    mov [boot_drive], dl
-    mov si, msg_boot
-.print:
-    lodsb
-    test al, al
-    jz .load
-    out 0E9h, al
-    mov ah, 0Eh
-    mov bx, 0007h
-    int 10h
-    jmp .print
-.load:
-    mov bp, 3                   ; attempts
-.retry:
-    mov ax, 0207h               ; read 7 sectors: LBA 1-7 = CHS 0/0/2-8
-    mov cx, 0002h
-    xor dh, dh
-    mov dl, [boot_drive]
-    mov bx, stage2
-    int 13h
-    jnc stage2
-    xor ah, ah
-    int 13h
-    dec bp
-    jnz .retry
-    mov al, 2
-    out 0F4h, al
-    hlt
-
-boot_drive: db 0
-msg_boot: db "floppy boot sector running", 13, 10, 0
-    times 510 - ($ - $$) db 0
-    dw 0AA55h
+    BOOT_SECTOR 7, 3, "floppy boot sector running"
 
 ; ---------------------------------------------------------------------------------------------
 ; Stage 2 (LBA 1-7)
@@ -243,35 +203,7 @@ stage2:
     mov si, msg_name
     jmp finish
 
-; status: AX = AH + 100h * CF after an INT 13h
-status:
-    mov al, ah
-    mov ah, 0
-    adc ah, 0
-    ret
-
-; count_tags: CX sectors at DS:SI should be LBA AX, AX+1, ... -> AX = mismatches
-count_tags:
-    push bx
-    push dx
-    xor dx, dx
-.next:
-    cmp [si], ax
-    jne .bad
-    mov bx, ax
-    not bx
-    cmp [si + 510], bx
-    je .ok
-.bad:
-    inc dx
-.ok:
-    inc ax
-    add si, 512
-    loop .next
-    mov ax, dx
-    pop dx
-    pop bx
-    ret
+%include "disklib.inc"
 
 %include "syschecks.inc"
 %include "bootlib.inc"

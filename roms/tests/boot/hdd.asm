@@ -16,6 +16,7 @@
     org 7C00h
 
 %include "bootmac.inc"
+%include "bootsect.inc"
 
 BUF     equ 9000h
 BUF2    equ 0A000h
@@ -24,42 +25,7 @@ SECTORS equ 4096
 ; ---------------------------------------------------------------------------------------------
 ; Boot sector (LBA 0)
 ; ---------------------------------------------------------------------------------------------
-boot:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 7C00h
-    sti
-    cld
-    mov [boot_drive], dl
-    mov si, msg_boot
-.print:
-    lodsb
-    test al, al
-    jz .load
-    out 0E9h, al
-    mov ah, 0Eh
-    mov bx, 0007h
-    int 10h
-    jmp .print
-.load:
-    mov ax, 0207h               ; LBA 1-7 = CHS 0/0/2-8
-    mov cx, 0002h
-    xor dh, dh
-    mov dl, [boot_drive]
-    mov bx, stage2
-    int 13h
-    jnc stage2
-    mov al, 2
-    out 0F4h, al
-    hlt
-
-boot_drive: db 0
-msg_boot: db "hard disk boot sector running", 13, 10, 0
-    times 510 - ($ - $$) db 0
-    dw 0AA55h
+    BOOT_SECTOR 7, 1, "hard disk boot sector running"
 
 ; ---------------------------------------------------------------------------------------------
 ; Stage 2
@@ -298,33 +264,7 @@ stage2:
     mov si, msg_name
     jmp finish
 
-status:
-    mov al, ah
-    mov ah, 0
-    adc ah, 0
-    ret
-
-count_tags:
-    push bx
-    push dx
-    xor dx, dx
-.next:
-    cmp [si], ax
-    jne .bad
-    mov bx, ax
-    not bx
-    cmp [si + 510], bx
-    je .ok
-.bad:
-    inc dx
-.ok:
-    inc ax
-    add si, 512
-    loop .next
-    mov ax, dx
-    pop dx
-    pop bx
-    ret
+%include "disklib.inc"
 
 dap:                            ; EDD disk address packet
     db 10h, 0
