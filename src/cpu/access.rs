@@ -249,54 +249,170 @@ impl Cpu {
     }
 
     // ---- segment:offset accesses -------------------------------------------------------
+    //
+    // Each access tries the hit path first: an expand-up data segment that allows the access
+    // and whose limit covers it, no data breakpoint or watchpoint armed, CR0.AM clear, the
+    // access within one page, and the page in the TLB's fast table (plain RAM, translated,
+    // A/D already set, no cached code for writes). Then it is one slice access. Anything else
+    // takes the slow path, which makes every check in order (and raises the faults), then
+    // fills the fast table for the next access.
 
-    #[inline]
+    /// The linear address of an `n`-byte access at `seg:off` if the hit path's conditions on
+    /// the segment and the CPU hold: everything the slow path checks passes then.
+    #[inline(always)]
+    fn fast_linear(&self, seg: Seg, off: u32, n: u32, write: bool) -> Option<u32> {
+        let s = &self.seg[seg as usize];
+        let rw = if write { SegAttr::RW.bits() } else { 0 };
+        let mask = SegAttr::P.bits() | SegAttr::CODE.bits() | SegAttr::DC.bits() | rw;
+        let last = off.wrapping_add(n - 1);
+        let lin = s.base.wrapping_add(off);
+        let ok = s.attr.bits() & mask == SegAttr::P.bits() | rw
+            && last >= off
+            && last <= s.limit
+            && (self.data_bps as u32 | (self.cr0.bits() & Cr0::AM.bits())) == 0
+            && lin & 0xFFF <= 0x1000 - n;
+        ok.then_some(lin)
+    }
+
+    #[inline(always)]
+    fn fast_read<B: CpuBus, const N: usize>(&self, bus: &mut B, seg: Seg, off: u32) -> Option<[u8; N]> {
+        let lin = self.fast_linear(seg, off, N as u32, false)?;
+        let p = self.tlb.fast_read(lin, self.cpl == 3)? as usize;
+        bus.ram().get(p..p + N).and_then(|b| b.try_into().ok())
+    }
+
+    #[inline(always)]
+    fn fast_write<B: CpuBus, const N: usize>(&self, bus: &mut B, seg: Seg, off: u32, v: [u8; N]) -> bool {
+        let Some(lin) = self.fast_linear(seg, off, N as u32, true) else { return false };
+        let Some(p) = self.tlb.fast_write(lin, self.cpl == 3) else { return false };
+        let p = p as usize;
+        match bus.ram().get_mut(p..p + N) {
+            Some(d) => {
+                d.copy_from_slice(&v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// After a slow-path access of `n` bytes at `lin` succeeded: caches its page in the fast
+    /// table if the bus says it is plain RAM (and, for a write, the decode cache has no code
+    /// there). Paging's TLB entry, just used, gives the translation without side effects.
+    #[inline(never)]
+    fn fast_fill<B: CpuBus>(&mut self, bus: &mut B, lin: u32, n: u32, write: bool) {
+        if self.data_bps != 0 || lin & 0xFFF > 0x1000 - n {
+            return;
+        }
+        let user = self.cpl == 3;
+        let phys = if !self.cr0.contains(Cr0::PG) {
+            lin
+        } else {
+            let acc = if write { Access::Write } else { Access::Read };
+            match self.tlb.lookup(lin, Perm::needed(acc, user)) {
+                Some(p) => p,
+                None => return,
+            }
+        } & self.a20_mask
+            & 0xFFFF_F000;
+        if !bus.ram_page(phys) || (write && self.cache.has_code(phys >> 12)) {
+            return;
+        }
+        self.tlb.fast_fill(lin, user, phys, write);
+    }
+
+    #[inline(always)]
     pub fn read8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u8> {
+        match self.fast_read::<B, 1>(bus, seg, off) {
+            Some(b) => Ok(b[0]),
+            None => self.read8_slow(bus, seg, off),
+        }
+    }
+    #[inline(always)]
+    pub fn read16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u16> {
+        match self.fast_read(bus, seg, off) {
+            Some(b) => Ok(u16::from_le_bytes(b)),
+            None => self.read16_slow(bus, seg, off),
+        }
+    }
+    #[inline(always)]
+    pub fn read32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u32> {
+        match self.fast_read(bus, seg, off) {
+            Some(b) => Ok(u32::from_le_bytes(b)),
+            None => self.read32_slow(bus, seg, off),
+        }
+    }
+    #[inline(always)]
+    pub fn write8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u8) -> Res<()> {
+        if self.fast_write(bus, seg, off, [v]) { Ok(()) } else { self.write8_slow(bus, seg, off, v) }
+    }
+    #[inline(always)]
+    pub fn write16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u16) -> Res<()> {
+        if self.fast_write(bus, seg, off, v.to_le_bytes()) { Ok(()) } else { self.write16_slow(bus, seg, off, v) }
+    }
+    #[inline(always)]
+    pub fn write32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u32) -> Res<()> {
+        if self.fast_write(bus, seg, off, v.to_le_bytes()) { Ok(()) } else { self.write32_slow(bus, seg, off, v) }
+    }
+
+    #[inline(never)]
+    fn read8_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u8> {
         let lin = self.linear(seg, off, 1, Access::Read)?;
         if self.data_bps != 0 {
             self.check_data_breakpoints(lin, 1, false);
         }
-        self.read_lin8(bus, lin)
+        let v = self.read_lin8(bus, lin)?;
+        self.fast_fill(bus, lin, 1, false);
+        Ok(v)
     }
-    #[inline]
-    pub fn read16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u16> {
+    #[inline(never)]
+    fn read16_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u16> {
         let lin = self.linear(seg, off, 2, Access::Read)?;
         if self.data_bps != 0 {
             self.check_data_breakpoints(lin, 2, false);
         }
-        self.read_lin16(bus, lin)
+        let v = self.read_lin16(bus, lin)?;
+        self.fast_fill(bus, lin, 2, false);
+        Ok(v)
     }
-    #[inline]
-    pub fn read32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u32> {
+    #[inline(never)]
+    fn read32_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32) -> Res<u32> {
         let lin = self.linear(seg, off, 4, Access::Read)?;
         if self.data_bps != 0 {
             self.check_data_breakpoints(lin, 4, false);
         }
-        self.read_lin32(bus, lin)
+        let v = self.read_lin32(bus, lin)?;
+        self.fast_fill(bus, lin, 4, false);
+        Ok(v)
     }
-    #[inline]
-    pub fn write8<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u8) -> Res<()> {
+    #[inline(never)]
+    fn write8_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u8) -> Res<()> {
         let lin = self.linear(seg, off, 1, Access::Write)?;
         if self.data_bps != 0 {
             self.check_data_breakpoints(lin, 1, true);
         }
-        self.write_lin8(bus, lin, v)
+        self.write_lin8(bus, lin, v)?;
+        self.fast_fill(bus, lin, 1, true);
+        Ok(())
     }
-    #[inline]
-    pub fn write16<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u16) -> Res<()> {
+    #[inline(never)]
+    fn write16_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u16) -> Res<()> {
         let lin = self.linear(seg, off, 2, Access::Write)?;
         if self.data_bps != 0 {
             self.check_data_breakpoints(lin, 2, true);
         }
-        self.write_lin16(bus, lin, v)
+        self.write_lin16(bus, lin, v)?;
+        self.fast_fill(bus, lin, 2, true);
+        Ok(())
     }
-    #[inline]
-    pub fn write32<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u32) -> Res<()> {
+    #[inline(never)]
+    fn write32_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, v: u32) -> Res<()> {
         let lin = self.linear(seg, off, 4, Access::Write)?;
         if self.data_bps != 0 {
             self.check_data_breakpoints(lin, 4, true);
         }
-        self.write_lin32(bus, lin, v)
+        self.write_lin32(bus, lin, v)?;
+        self.fast_fill(bus, lin, 4, true);
+        Ok(())
     }
 
     /// Reads `size` (1, 2 or 4) bytes, zero-extended.

@@ -224,6 +224,12 @@ impl DecodeCache {
         Some(Trace { start, len, page, generation })
     }
 
+    /// True when physical page `page` (number) holds cached code.
+    #[inline]
+    pub fn has_code(&self, page: u32) -> bool {
+        self.pages.get(page as usize).is_some_and(|p| p.code_chunks != 0)
+    }
+
     /// Tells the cache that `len` bytes at `phys` were written. Returns true if cached code was
     /// hit (so the CPU must stop using its current trace).
     #[inline]

@@ -62,6 +62,21 @@ pub trait CpuBus {
             self.write8(addr.wrapping_add(i as u32), b);
         }
     }
+    /// Guest RAM the CPU may read and write directly, bypassing `read8`..`write32`: the
+    /// physical address is the index. Only pages [`CpuBus::ram_page`] accepts are accessed
+    /// this way (and any index out of the slice falls back to the methods above). Default:
+    /// none.
+    #[inline(always)]
+    fn ram(&mut self) -> &mut [u8] {
+        &mut []
+    }
+    /// True when the 4 KiB physical page at `page` (page-aligned) is plain RAM within
+    /// [`CpuBus::ram`]: no device, ROM or hole sees its accesses, so the CPU may cache it for
+    /// direct access until its TLB is flushed. Default: no page.
+    fn ram_page(&self, _page: u32) -> bool {
+        false
+    }
+
     /// Copies code bytes for the decoder (`buf.len()` never crosses a 4 KiB page).
     fn fetch(&mut self, addr: u32, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
@@ -555,6 +570,8 @@ impl Cpu {
         let mut buf = [0u8; 0x1000];
         bus.fetch(phys, &mut buf[..room]);
         if let Some(t) = self.cache.fill(phys, big, &buf[..room]) {
+            // Writes to this page must reach the decode cache now.
+            self.tlb.code_page(phys >> 12);
             self.cursor = Cursor { trace: t, pos: 0, eip: self.eip };
             return self.fetch(bus);
         }

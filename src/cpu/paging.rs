@@ -371,6 +371,19 @@ struct TlbEntry {
 
 const EMPTY: TlbEntry = TlbEntry { tag: INVALID_TAG, phys: 0, perms: 0, flags: 0 };
 
+/// An entry of the data-access fast table: `tag` is the linear page address with bit 0 set for
+/// a user-mode (CPL 3) entry, or [`FAST_INVALID`]; `host` is the physical page address, which
+/// is plain RAM (the bus said so when the entry was filled).
+#[derive(Clone, Copy, Debug)]
+struct FastEntry {
+    tag: u32,
+    host: u32,
+}
+
+/// A tag no key matches (keys have only bit 0 among bits 11:0).
+const FAST_INVALID: u32 = 0xFFF;
+const FAST_EMPTY: FastEntry = FastEntry { tag: FAST_INVALID, host: 0 };
+
 /// A cached translation, as the debugger sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TlbView {
@@ -393,6 +406,20 @@ pub struct Tlb {
     has_large: bool,
     /// Page walks done to fill it (statistics).
     pub walks: u64,
+    /// The data-access fast tables (one for reads, one for writes), slot for slot with
+    /// `entries`: a read entry exists only for a page whose accessed bit is set, a write entry
+    /// only for one whose dirty bit is set and which holds no cached code, both only for plain
+    /// RAM. An entry is a subset of what `entries` (or, with paging off, the identity mapping
+    /// and A20) says, so every change that drops or replaces a translation drops it too:
+    /// a fill of the same slot, INVLPG, any flush. With paging off the tables cache the
+    /// identity mapping; turning paging on or off and A20 changes flush the TLB, so them too.
+    fast_r: Box<[FastEntry; TLB_ENTRIES]>,
+    fast_w: Box<[FastEntry; TLB_ENTRIES]>,
+    /// Some fast entry was filled since the last fast flush.
+    fast_live: bool,
+    /// Bit n set: some write entry may point at physical page n (so a trace decoded there must
+    /// drop it, see [`Tlb::code_page`]).
+    fast_w_pages: Vec<u64>,
 }
 
 impl Default for Tlb {
@@ -403,7 +430,88 @@ impl Default for Tlb {
 
 impl Tlb {
     pub fn new() -> Tlb {
-        Tlb { entries: Box::new([EMPTY; TLB_ENTRIES]), live: false, has_global: false, has_large: false, walks: 0 }
+        Tlb {
+            entries: Box::new([EMPTY; TLB_ENTRIES]),
+            live: false,
+            has_global: false,
+            has_large: false,
+            walks: 0,
+            fast_r: Box::new([FAST_EMPTY; TLB_ENTRIES]),
+            fast_w: Box::new([FAST_EMPTY; TLB_ENTRIES]),
+            fast_live: false,
+            fast_w_pages: Vec::new(),
+        }
+    }
+
+    /// The fast-table key of `lin`'s page for a user (`true`) or supervisor access.
+    #[inline(always)]
+    fn fast_key(lin: u32, user: bool) -> u32 {
+        (lin & 0xFFFF_F000) | user as u32
+    }
+
+    /// The physical address of a read of `lin` if the fast table has its page: plain RAM,
+    /// already translated, accessed bit set. One compare.
+    #[inline(always)]
+    pub fn fast_read(&self, lin: u32, user: bool) -> Option<u32> {
+        let e = &self.fast_r[Self::slot(lin)];
+        if e.tag == Self::fast_key(lin, user) { Some(e.host | (lin & 0xFFF)) } else { None }
+    }
+
+    /// The same for a write: plain RAM without cached code, dirty bit set.
+    #[inline(always)]
+    pub fn fast_write(&self, lin: u32, user: bool) -> Option<u32> {
+        let e = &self.fast_w[Self::slot(lin)];
+        if e.tag == Self::fast_key(lin, user) { Some(e.host | (lin & 0xFFF)) } else { None }
+    }
+
+    /// Caches that accesses to `lin`'s page by `user` may go straight to the plain-RAM physical
+    /// page `host` (the caller checked everything the fast tables promise).
+    pub fn fast_fill(&mut self, lin: u32, user: bool, host: u32, write: bool) {
+        let e = FastEntry { tag: Self::fast_key(lin, user), host: host & 0xFFFF_F000 };
+        let i = Self::slot(lin);
+        if write {
+            let page = (host >> 12) as usize;
+            if self.fast_w_pages.len() <= page / 64 {
+                self.fast_w_pages.resize(page / 64 + 1, 0);
+            }
+            self.fast_w_pages[page / 64] |= 1 << (page % 64);
+            self.fast_w[i] = e;
+        } else {
+            self.fast_r[i] = e;
+        }
+        self.fast_live = true;
+    }
+
+    /// Physical page `page` (number) now holds cached code: writes there must go through the
+    /// slow path, which tells the decode cache, so its write entries go.
+    #[inline]
+    pub fn code_page(&mut self, page: u32) {
+        let (w, b) = ((page / 64) as usize, page % 64);
+        if self.fast_w_pages.get(w).is_some_and(|x| x & (1 << b) != 0) {
+            self.fast_w_pages[w] &= !(1 << b);
+            for e in self.fast_w.iter_mut() {
+                if e.host >> 12 == page {
+                    *e = FAST_EMPTY;
+                }
+            }
+        }
+    }
+
+    /// Drops every fast entry.
+    fn flush_fast(&mut self) {
+        if self.fast_live {
+            self.fast_r.fill(FAST_EMPTY);
+            self.fast_w.fill(FAST_EMPTY);
+            self.fast_w_pages.fill(0);
+        }
+        self.fast_live = false;
+    }
+
+    /// Drops the fast entries of slot `i`.
+    #[inline]
+    fn drop_fast_slot(&mut self, i: usize) {
+        self.fast_r[i] = FAST_EMPTY;
+        self.fast_w[i] = FAST_EMPTY;
     }
 
     #[inline(always)]
@@ -474,11 +582,13 @@ impl Tlb {
             perms &= !Perm::WRITES;
         }
         self.live = true;
+        self.drop_fast_slot(Self::slot(lin));
         self.entries[Self::slot(lin)] = TlbEntry { tag: lin & 0xFFFF_F000, phys: m.phys & 0xFFFF_F000, perms, flags };
     }
 
     /// Invalidates every entry, global ones too (MOV to CR0/CR4 that changes the paging mode).
     pub fn flush_all(&mut self) {
+        self.flush_fast();
         if self.live {
             self.entries.fill(EMPTY);
         }
@@ -489,6 +599,7 @@ impl Tlb {
 
     /// Invalidates every non-global entry (MOV to CR3, task switch).
     pub fn flush_non_global(&mut self) {
+        self.flush_fast();
         if !self.has_global {
             self.flush_all();
             return;
@@ -510,7 +621,9 @@ impl Tlb {
         if self.entries[i].tag == page {
             self.entries[i] = EMPTY;
         }
+        self.drop_fast_slot(i);
         if self.has_large {
+            self.flush_fast();
             let region = lin & 0xFFC0_0000;
             for n in 0..1024u32 {
                 let l = region | (n << 12);
@@ -837,6 +950,12 @@ mod tests {
                 *b = value;
             }
         }
+        fn ram(&mut self) -> &mut [u8] {
+            &mut self.mem
+        }
+        fn ram_page(&self, page: u32) -> bool {
+            page as usize + 0x1000 <= self.mem.len()
+        }
         fn io_in(&mut self, _port: u16, _size: u8) -> u32 {
             0xFFFF_FFFF
         }
@@ -873,6 +992,77 @@ mod tests {
             Err(f) if f.vector == vector::PF => f.error.unwrap_or(0xDEAD),
             other => panic!("expected #PF, got {other:?}"),
         }
+    }
+
+    /// The data-access fast table: filled after a slow-path access once A (reads) or D
+    /// (writes) is set, keyed by CPL, dropped with the TLB entry, by INVLPG, CR3 and A20
+    /// changes, and (write entries) when the page gains cached code.
+    #[test]
+    fn fast_table_follows_the_tlb() {
+        let (mut cpu, mut bus) = setup32(P | RW, P | RW);
+        let ds = Seg::Ds;
+        cpu.seg[ds as usize] =
+            Segment { selector: 0x10, base: 0, limit: u32::MAX, attr: SegAttr::from_bits_retain(0xC093) };
+        assert_eq!(cpu.read32(&mut bus, ds, 0x0040_0010), Ok(0));
+        assert_eq!(cpu.tlb.fast_read(0x0040_0010, false), Some(0x20_0010));
+        assert_eq!(cpu.tlb.fast_write(0x0040_0010, false), None, "no write entry before D is set");
+        assert_eq!(bus.get32(PT) & D, 0);
+        cpu.write32(&mut bus, ds, 0x0040_0010, 0x1234_5678).unwrap();
+        assert_ne!(bus.get32(PT) & D, 0, "the slow path set D");
+        assert_eq!(cpu.tlb.fast_write(0x0040_0010, false), Some(0x20_0010));
+        assert_eq!(bus.get32(0x20_0010), 0x1234_5678);
+        // Hits go to RAM without a walk.
+        let walks = cpu.tlb.walks;
+        cpu.write16(&mut bus, ds, 0x0040_0FFE, 0xBEEF).unwrap();
+        assert_eq!(cpu.read16(&mut bus, ds, 0x0040_0FFE), Ok(0xBEEF));
+        assert_eq!(bus.get32(0x20_0FFC) >> 16, 0xBEEF);
+        assert_eq!(cpu.tlb.walks, walks);
+        // An access that crosses into the next page takes the slow path.
+        cpu.write32(&mut bus, ds, 0x0040_0FFE, 0xAABB_CCDD).unwrap();
+        assert_eq!(bus.get32(0x20_1000) & 0xFFFF, 0xAABB);
+        // Keyed by CPL: a user access to this supervisor page still faults.
+        cpu.cpl = 3;
+        assert_eq!(cpu.tlb.fast_read(0x0040_0010, true), None);
+        assert_eq!(cpu.read32(&mut bus, ds, 0x0040_0010).unwrap_err().vector, vector::PF);
+        cpu.cpl = 0;
+        assert_eq!(cpu.read32(&mut bus, ds, 0x0040_0010), Ok(0x1234_5678));
+        // A page that gains cached code loses its write entry, keeps its read entry.
+        cpu.tlb.code_page(0x200);
+        assert_eq!(cpu.tlb.fast_write(0x0040_0010, false), None);
+        assert_eq!(cpu.tlb.fast_read(0x0040_0010, false), Some(0x20_0010));
+        // INVLPG and CR3 loads drop entries; a stale PTE is then walked again.
+        cpu.write32(&mut bus, ds, 0x0040_0010, 1).unwrap();
+        assert!(cpu.tlb.fast_write(0x0040_0010, false).is_some());
+        cpu.invlpg(0x0040_0000);
+        assert_eq!(cpu.tlb.fast_read(0x0040_0010, false), None);
+        assert_eq!(cpu.tlb.fast_write(0x0040_0010, false), None);
+        bus.put32(PT, 0x20_5000 | P | RW | A | D);
+        assert_eq!(cpu.read32(&mut bus, ds, 0x0040_0010), Ok(0));
+        assert_eq!(cpu.tlb.fast_read(0x0040_0010, false), Some(0x20_5010));
+        cpu.load_cr3(&mut bus, PD).unwrap();
+        assert_eq!(cpu.tlb.fast_read(0x0040_0010, false), None);
+        // A data breakpoint keeps accesses on the slow path (and fills nothing).
+        cpu.data_bps = 1;
+        assert_eq!(cpu.read32(&mut bus, ds, 0x0040_0010), Ok(0));
+        assert_eq!(cpu.tlb.fast_read(0x0040_0010, false), None);
+        cpu.data_bps = 0;
+        // Paging off: the identity mapping (after A20), flushed with the TLB.
+        cpu.cr0 = Cr0::PE | Cr0::ET;
+        cpu.flush_tlb(true);
+        cpu.write8(&mut bus, ds, 0x0012_3456, 7).unwrap();
+        assert_eq!(cpu.tlb.fast_write(0x0012_3456, false), Some(0x12_3456));
+        cpu.a20_mask = !(1 << 20);
+        cpu.flush_tlb(true);
+        cpu.write8(&mut bus, ds, 0x0012_3456, 9).unwrap();
+        assert_eq!(cpu.tlb.fast_write(0x0012_3456, false), Some(0x02_3456));
+        assert_eq!((bus.mem[0x12_3456], bus.mem[0x02_3456]), (7, 9));
+        // Pages the bus does not call plain RAM are never cached.
+        cpu.a20_mask = u32::MAX;
+        cpu.flush_tlb(true);
+        assert_eq!(cpu.read8(&mut bus, ds, 0x007F_F000), Ok(0));
+        assert_eq!(cpu.tlb.fast_read(0x007F_F000, false), Some(0x7F_F000));
+        assert_eq!(cpu.read8(&mut bus, ds, 0x0080_0000), Ok(0xFF));
+        assert_eq!(cpu.tlb.fast_read(0x0080_0000, false), None);
     }
 
     #[test]

@@ -376,6 +376,13 @@ impl CpuBus for PcBus {
             }
         }
     }
+    #[inline(always)]
+    fn ram(&mut self) -> &mut [u8] {
+        &mut self.mem.ram
+    }
+    fn ram_page(&self, page: u32) -> bool {
+        self.plain(page, 0x1000)
+    }
     fn fetch(&mut self, addr: u32, buf: &mut [u8]) {
         if VGA_WINDOW.contains(&addr) {
             for (i, b) in buf.iter_mut().enumerate() {
