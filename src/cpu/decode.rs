@@ -58,8 +58,9 @@ pub struct Trace {
 pub struct DecodeCache {
     slots: Vec<Slot>,
     pool: Vec<Instruction>,
-    /// The pre-resolved form of each instruction in `pool`, at the same index (see `fast.rs`).
-    fast: Vec<Fast>,
+    /// The pre-resolved form of each instruction in `pool` and its length, at the same index
+    /// (see `fast.rs`), so the fast path never touches the larger iced-x86 `Instruction`.
+    fast: Vec<(Fast, u8)>,
     pages: Vec<Page>,
     /// Statistics: trace fills and lookups that hit.
     pub fills: u64,
@@ -178,9 +179,9 @@ impl DecodeCache {
         &self.pool[idx as usize]
     }
 
-    /// The pre-resolved form of the instruction at a pool index.
+    /// The pre-resolved form of the instruction at a pool index, and its length in bytes.
     #[inline]
-    pub fn fast(&self, idx: u32) -> &Fast {
+    pub fn fast(&self, idx: u32) -> &(Fast, u8) {
         &self.fast[idx as usize]
     }
 
@@ -202,7 +203,7 @@ impl DecodeCache {
             }
             end_off = d.position();
             self.pool.push(ins);
-            self.fast.push(Fast::of(&ins));
+            self.fast.push((Fast::of(&ins), ins.len() as u8));
             if ins.flow_control() != FlowControl::Next || ins.is_invalid() {
                 break;
             }

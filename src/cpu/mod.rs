@@ -353,7 +353,9 @@ impl Cpu {
         let end = self.icount.saturating_add(budget);
         self.break_loop = false;
         while self.icount < end {
-            self.step(bus);
+            if !self.run_trace(bus, end) {
+                self.step_inner(bus, false);
+            }
             if self.break_loop {
                 self.break_loop = false;
                 if self.shutdown {
@@ -377,6 +379,14 @@ impl Cpu {
     // ANCHOR: step
     /// Takes a pending external interrupt, or executes one instruction.
     pub fn step<B: CpuBus>(&mut self, bus: &mut B) {
+        self.step_inner(bus, true);
+    }
+
+    /// [`Cpu::step`]; `try_fast` false skips the fast path (the caller, [`Cpu::run`], has just
+    /// found that [`Cpu::run_trace`] cannot take this instruction; the generic handlers have the
+    /// same semantics, so this only saves the repeated checks).
+    #[inline(always)]
+    fn step_inner<B: CpuBus>(&mut self, bus: &mut B, try_fast: bool) {
         if self.shutdown {
             return;
         }
@@ -391,7 +401,7 @@ impl Cpu {
         if self.halted {
             return;
         }
-        if self.step_fast(bus) {
+        if try_fast && self.step_fast(bus) {
             return;
         }
         let ins = match self.fetch(bus) {
@@ -457,12 +467,12 @@ impl Cpu {
             return false;
         }
         let idx = c.trace.start + c.pos;
-        let f = *self.cache.fast(idx);
+        let (f, len) = *self.cache.fast(idx);
         if f == fast::Fast::Generic {
             return false;
         }
         // The CS limit check of `accept`, for an instruction that is never invalid.
-        let len = self.cache.instr(idx).len() as u32;
+        let len = len as u32;
         let last = self.eip.wrapping_add(len - 1);
         if last > self.seg[Seg::Cs as usize].limit || last < self.eip {
             return false;
@@ -492,6 +502,84 @@ impl Cpu {
         }
         true
     }
+
+    // ANCHOR: run_trace
+    /// Runs the pre-resolved instructions of the current trace in a tight loop, as repeated
+    /// [`Cpu::step`]s would, until the trace ends, an instruction without a fast form comes, the
+    /// budget (`end`) is used up or something needs the general path. Returns false, having
+    /// changed nothing, when [`Cpu::step`] must take the next instruction.
+    ///
+    /// What `step` checks before every instruction but no fast form can change is checked once
+    /// here: shutdown, HLT, the interrupt shadow, RF, TF, instruction and data breakpoints (so
+    /// none of the debug features costs anything in this loop when it is off), IF, and the
+    /// trace's page generation. A write that hits cached code (this instruction's or a later
+    /// one's) empties the cursor through [`Cpu::invalidate_cursor`], which ends the loop before
+    /// the stale instruction runs, so the generation need not be compared again per instruction.
+    /// A fast form cannot raise INTR itself (no port I/O), but the bus is still asked before every
+    /// instruction while IF is set, exactly as `step` does, so interrupt latency is unchanged.
+    /// Bochs's trace loop (`cpu/cpu.cc`, `BX_CPU_C::cpu_loop` running `bxInstruction_c` entries
+    /// of an `bxICacheEntry_c` back to back) is the model.
+    #[inline(always)]
+    fn run_trace<B: CpuBus>(&mut self, bus: &mut B, end: u64) -> bool {
+        if self.shutdown
+            || self.halted
+            || self.inhibit_irq
+            || self.exec_bps != 0
+            || self.data_bps != 0
+            || self.pending_db != 0
+            || self.flags.get(Eflags::TF)
+            || self.flags.get(Eflags::RF)
+        {
+            return false;
+        }
+        let c = self.cursor;
+        if !(c.pos < c.trace.len && c.eip == self.eip && self.cache.page_gen(c.trace.page) == c.trace.generation) {
+            return false;
+        }
+        let irq_open = self.flags.get(Eflags::IF);
+        let limit = self.seg[Seg::Cs as usize].limit;
+        let mut ran = false;
+        loop {
+            if irq_open && bus.intr() {
+                break; // `step` delivers it
+            }
+            let c = self.cursor;
+            // End of the trace, a taken branch, or a write to cached code (cursor emptied).
+            if c.pos >= c.trace.len || c.eip != self.eip {
+                break;
+            }
+            let (f, len) = *self.cache.fast(c.trace.start + c.pos);
+            if f == fast::Fast::Generic {
+                break;
+            }
+            // The CS limit check of `accept`, for an instruction that is never invalid.
+            let len = len as u32;
+            let last = c.eip.wrapping_add(len - 1);
+            if last > limit || last < c.eip {
+                break;
+            }
+            self.next_eip = c.eip.wrapping_add(len);
+            self.cursor.pos = c.pos + 1;
+            self.cursor.eip = self.next_eip;
+            ran = true;
+            match self.exec_fast(bus, &f) {
+                Ok(()) => {
+                    self.eip = self.next_eip;
+                    self.icount += 1;
+                }
+                Err(e) => {
+                    self.invalidate_cursor();
+                    self.raise(bus, e);
+                    break;
+                }
+            }
+            if self.icount >= end || self.break_loop {
+                break;
+            }
+        }
+        ran
+    }
+    // ANCHOR_END: run_trace
 
     /// Records and delivers a fault raised by the current instruction. The instruction counts
     /// as executed (`icount`), so a guest stuck in a loop of faults still uses up its budget.
