@@ -15,10 +15,10 @@
 //! the same lazy flags.
 
 use super::exec::mask;
-use super::fault::{Fault, Res, Why};
+use super::fault::{Fault, Res, Why, vector};
 use super::flags::{Eflags, LazyOp};
 use super::operand::reg_size;
-use super::regs::{ECX, Seg};
+use super::regs::{EAX, ECX, EDI, EDX, ESI, Seg};
 use super::{Cpu, CpuBus};
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic as M, OpKind, Register};
 
@@ -169,6 +169,28 @@ pub enum Fast {
         inc: bool,
         size: u8,
         r: u8,
+    },
+    /// INC/DEC of a memory operand (read-modify-write, CF kept).
+    IncDecM {
+        inc: bool,
+        size: u8,
+        m: Mem,
+    },
+    /// MUL (`div` false) or DIV of EDX:EAX by a 32-bit general register.
+    MulDivR32 {
+        div: bool,
+        r: u8,
+    },
+    /// LODS without a REP prefix: `size` bytes from `seg`:(E)SI into AL/AX/EAX.
+    Lods {
+        size: u8,
+        a32: bool,
+        seg: Seg,
+    },
+    /// STOS without a REP prefix: AL/AX/EAX to ES:(E)DI.
+    Stos {
+        size: u8,
+        a32: bool,
     },
     Lea {
         size: u8,
@@ -357,6 +379,40 @@ impl Fast {
                 let (r, size) = gpr(ins.op0_register())?;
                 Some(Fast::IncDec { inc: m == M::Inc, size, r })
             }
+            M::Inc | M::Dec if k0 == OpKind::Memory => {
+                let size = ins.memory_size().size() as u8;
+                if !matches!(size, 1 | 2 | 4) {
+                    return None;
+                }
+                Some(Fast::IncDecM { inc: m == M::Inc, size, m: mem(ins)? })
+            }
+            M::Mul | M::Div if ins.op_count() == 1 && k0 == OpKind::Register => {
+                let (r, size) = gpr(ins.op0_register())?;
+                (size == 4).then_some(Fast::MulDivR32 { div: m == M::Div, r })
+            }
+            M::Lodsb | M::Lodsw | M::Lodsd | M::Stosb | M::Stosw | M::Stosd
+                if !ins.has_rep_prefix() && !ins.has_repne_prefix() && ins.op_count() == 2 =>
+            {
+                let size = match m {
+                    M::Lodsb | M::Stosb => 1,
+                    M::Lodsw | M::Stosw => 2,
+                    _ => 4,
+                };
+                // As exec::string::exec: the address size from the string operand's kind.
+                let (kinds, wide) = if matches!(m, M::Lodsb | M::Lodsw | M::Lodsd) {
+                    ((OpKind::MemorySegSI, OpKind::MemorySegESI), OpKind::MemorySegESI)
+                } else {
+                    ((OpKind::MemoryESDI, OpKind::MemoryESEDI), OpKind::MemoryESEDI)
+                };
+                let k = (0..ins.op_count()).map(|i| ins.op_kind(i)).find(|&k| k == kinds.0 || k == kinds.1)?;
+                let a32 = k == wide;
+                if matches!(m, M::Lodsb | M::Lodsw | M::Lodsd) {
+                    let seg = Seg::from_iced(ins.memory_segment()).unwrap_or(Seg::Ds);
+                    Some(Fast::Lods { size, a32, seg })
+                } else {
+                    Some(Fast::Stos { size, a32 })
+                }
+            }
             M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar
                 if k0 == OpKind::Register && ins.op_count() == 2 && ins.op1_kind() == OpKind::Immediate8 =>
             {
@@ -533,6 +589,55 @@ impl Cpu {
                 let res = res & mask(size);
                 self.set_gpr_sized(r as usize, size, res);
                 self.flags.set_lazy(op, size * 8, a, 1, res, 0, Eflags::STATUS.bits() & !Eflags::CF.bits());
+            }
+            Fast::IncDecM { inc, size, m } => {
+                // As exec::arith::inc_dec on memory: read, write, then the flags.
+                let size = size as u32;
+                let off = self.ea_fast(&m);
+                let a = self.read_sized(bus, m.seg, off, size)?;
+                let (res, op) = if inc { (a.wrapping_add(1), LazyOp::Add) } else { (a.wrapping_sub(1), LazyOp::Sub) };
+                let res = res & mask(size);
+                self.write_sized(bus, m.seg, off, size, res)?;
+                self.flags.set_lazy(op, size * 8, a, 1, res, 0, Eflags::STATUS.bits() & !Eflags::CF.bits());
+            }
+            Fast::MulDivR32 { div, r } => {
+                let src = self.gpr[r as usize];
+                if div {
+                    // As exec::arith::div for a 32-bit DIV; the flags are left unchanged.
+                    if src == 0 {
+                        return Err(Fault::new(vector::DE, Why::DivideError { divisor_zero: true }));
+                    }
+                    let dividend = ((self.gpr[EDX] as u64) << 32) | self.gpr[EAX] as u64;
+                    let q = dividend / src as u64;
+                    if q > u32::MAX as u64 {
+                        return Err(Fault::new(vector::DE, Why::DivideError { divisor_zero: false }));
+                    }
+                    self.gpr[EAX] = q as u32;
+                    self.gpr[EDX] = (dividend % src as u64) as u32;
+                } else {
+                    // As exec::arith::mul for a 32-bit MUL.
+                    let p = (self.gpr[EAX] as u64) * (src as u64);
+                    let (lo, hi) = (p as u32, (p >> 32) as u32);
+                    self.gpr[EAX] = lo;
+                    self.gpr[EDX] = hi;
+                    super::exec::arith::mul_flags(self, 4, lo, hi != 0);
+                }
+            }
+            Fast::Lods { size, a32, seg } => {
+                // As exec::string::one for LODS.
+                let size = size as u32;
+                let amask = if a32 { u32::MAX } else { 0xFFFF };
+                let v = self.read_sized(bus, seg, self.gpr[ESI] & amask, size)?;
+                self.set_gpr_sized(EAX, size, v);
+                super::exec::string::step_reg(self, ESI, size, amask);
+            }
+            Fast::Stos { size, a32 } => {
+                // As exec::string::one for STOS.
+                let size = size as u32;
+                let amask = if a32 { u32::MAX } else { 0xFFFF };
+                let v = self.gpr_sized(EAX, size);
+                self.write_sized(bus, Seg::Es, self.gpr[EDI] & amask, size, v)?;
+                super::exec::string::step_reg(self, EDI, size, amask);
             }
             Fast::Lea { size, d, m } => {
                 let off = self.ea_fast(&m);

@@ -120,7 +120,7 @@ pub fn mul<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<()> 
 /// Flags after MUL/IMUL with a low half `lo` of `size` bytes: CF = OF = `overflow`, SF = sign
 /// of `lo`, PF = parity of its low byte, ZF = AF = 0 (Intel; checked against the host CPU).
 #[inline]
-fn mul_flags(cpu: &mut Cpu, size: u32, lo: u32, overflow: bool) {
+pub(crate) fn mul_flags(cpu: &mut Cpu, size: u32, lo: u32, overflow: bool) {
     let mut f = 0;
     if overflow {
         f |= (Eflags::CF | Eflags::OF).bits();

@@ -281,7 +281,7 @@ fn is_string_kind(k: OpKind) -> bool {
 }
 
 #[inline]
-fn step_reg(cpu: &mut Cpu, n: usize, size: u32, amask: u32) {
+pub(crate) fn step_reg(cpu: &mut Cpu, n: usize, size: u32, amask: u32) {
     let d = if cpu.flags.df() { size.wrapping_neg() } else { size };
     let v = cpu.gpr[n].wrapping_add(d) & amask;
     cpu.gpr[n] = (cpu.gpr[n] & !amask) | v;
