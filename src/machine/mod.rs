@@ -122,6 +122,12 @@ pub struct PcBus {
     pub ata: [AtaChannel; 2],
     /// Text a firmware is writing to its message port, until the newline.
     firmware_line: Vec<u8>,
+    /// The earliest device deadline when the current run slice was planned (the slice ends
+    /// there). A port access that arms an earlier one stops the slice
+    /// ([`CpuBus::stop_requested`]), so every deadline is handled at the first instruction
+    /// boundary at or after it, wherever the run's slices happen to end (the window's pacing,
+    /// a replayed input's moment): what makes a run recorded in the window replay exactly.
+    slice_horizon: Tick,
     /// Physical range written by DMA since the CPU last asked (its decoded code may be stale).
     dma_written: Option<(u32, u32)>,
     /// The host side of COM1's output.
@@ -549,7 +555,11 @@ impl CpuBus for PcBus {
     }
 
     fn stop_requested(&self) -> bool {
-        self.debugexit.status.is_some() || self.reset_requested || self.a20_changed || self.multiboot_hook.is_some()
+        self.debugexit.status.is_some()
+            || self.reset_requested
+            || self.a20_changed
+            || self.multiboot_hook.is_some()
+            || self.sched.next().is_some_and(|(t, _)| t < self.slice_horizon)
     }
 }
 
@@ -665,6 +675,7 @@ impl Machine {
             ata,
             dma_written: None,
             firmware_line: Vec::new(),
+            slice_horizon: Tick::NEVER,
             serial_out: DebugCon::new(cfg.serial),
             debugcon: DebugCon::new(cfg.debugcon),
             debugexit: DebugExit::default(),
@@ -874,7 +885,9 @@ impl Machine {
             .min(SLICE)
             .min(gap)
             .min(self.bus.clock.instructions_until(self.cpu.icount, limit).max(1));
+            self.bus.slice_horizon = self.bus.sched.next().map_or(Tick::NEVER, |(t, _)| t);
             let exit = self.cpu.run(&mut self.bus, n);
+            self.bus.slice_horizon = Tick::NEVER;
             if let Some(stop) = self.settle(exit, input_open, halt_limit) {
                 return stop;
             }

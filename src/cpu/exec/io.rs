@@ -56,6 +56,8 @@ pub fn in_out<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<(
         let v = bus.io_in(port, size as u8);
         cpu.note_external_write(bus);
         cpu.set_reg(reg, v);
+        // A read can arm a device deadline (the 8042 sends its next byte): the run loop checks.
+        cpu.break_loop = true;
     } else {
         bus.io_out(port, size as u8, cpu.reg(reg));
         cpu.note_external_write(bus);

@@ -328,6 +328,7 @@ fn one<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, op: Op, size: u32, amask: u32, src
             cpu.linear(Seg::Es, di, size, crate::cpu::access::Access::Write)?;
             let v = bus.io_in(cpu.gpr[EDX] as u16, size as u8);
             cpu.note_external_write(bus);
+            cpu.break_loop = true;
             cpu.write_sized(bus, Seg::Es, di, size, v)?;
             step_reg(cpu, EDI, size, amask);
         }
