@@ -534,7 +534,21 @@ impl Cpu {
         }
         let c = self.cursor;
         if !(c.pos < c.trace.len && c.eip == self.eip && self.cache.page_gen(c.trace.page) == c.trace.generation) {
-            return false;
+            // Enter the trace at CS:EIP when it is already decoded, as `fetch_slow` would, so
+            // that its first instruction runs here too. Anything else (a limit or page fault, a
+            // cache miss) is left to `step`, which repeats the same (idempotent) translation.
+            // An interrupt `step` is about to take comes first (no page walk for this EIP).
+            let cs = self.seg[Seg::Cs as usize];
+            if self.eip > cs.limit || (self.flags.get(Eflags::IF) && bus.intr()) {
+                return false;
+            }
+            let Ok(phys) = self.translate(bus, cs.base.wrapping_add(self.eip), access::Access::Exec) else {
+                return false;
+            };
+            let Some(t) = self.cache.lookup(phys, cs.big()) else {
+                return false;
+            };
+            self.cursor = Cursor { trace: t, pos: 0, eip: self.eip };
         }
         let irq_open = self.flags.get(Eflags::IF);
         let limit = self.seg[Seg::Cs as usize].limit;
