@@ -416,21 +416,66 @@ impl Cpu {
     }
 
     /// Reads `size` (1, 2 or 4) bytes, zero-extended.
-    #[inline]
+    ///
+    /// The hit path serves every size at once: it loads four bytes of RAM and masks (the
+    /// bytes past the access are host RAM beyond it, read but never used; at the very end of
+    /// RAM the slice check sends it to the slow path).
+    #[inline(always)]
     pub fn read_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32) -> Res<u32> {
-        match size {
-            1 => self.read8(bus, seg, off).map(u32::from),
-            2 => self.read16(bus, seg, off).map(u32::from),
-            _ => self.read32(bus, seg, off),
+        let (n, mask) = Self::size_mask(size);
+        if let Some(lin) = self.fast_linear(seg, off, n, false)
+            && let Some(p) = self.tlb.fast_read(lin, self.cpl == 3)
+            && let Some(b) = bus.ram().get(p as usize..p as usize + 4)
+            && let Ok(b) = <[u8; 4]>::try_from(b)
+        {
+            return Ok(u32::from_le_bytes(b) & mask);
         }
+        self.read_sized_slow(bus, seg, off, size)
     }
     /// Writes the low `size` (1, 2 or 4) bytes of `v`.
-    #[inline]
+    ///
+    /// The hit path writes four bytes: those past the access get back the value they held
+    /// (a host read-modify-write of plain RAM; the page's write entry promises no cached code
+    /// in it, and a byte past the page end is rewritten unchanged, which nothing can observe).
+    #[inline(always)]
     pub fn write_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32, v: u32) -> Res<()> {
+        let (n, mask) = Self::size_mask(size);
+        if let Some(lin) = self.fast_linear(seg, off, n, true)
+            && let Some(p) = self.tlb.fast_write(lin, self.cpl == 3)
+            && let Some(d) = bus.ram().get_mut(p as usize..p as usize + 4)
+            && let Ok(d) = <&mut [u8; 4]>::try_from(d)
+        {
+            let old = u32::from_le_bytes(*d);
+            *d = ((old & !mask) | (v & mask)).to_le_bytes();
+            return Ok(());
+        }
+        self.write_sized_slow(bus, seg, off, size, v)
+    }
+
+    /// An access size as the sized accessors treat it (1, 2, anything else 4) and its mask.
+    #[inline(always)]
+    fn size_mask(size: u32) -> (u32, u32) {
         match size {
-            1 => self.write8(bus, seg, off, v as u8),
-            2 => self.write16(bus, seg, off, v as u16),
-            _ => self.write32(bus, seg, off, v),
+            1 => (1, 0xFF),
+            2 => (2, 0xFFFF),
+            _ => (4, u32::MAX),
+        }
+    }
+
+    #[inline(never)]
+    fn read_sized_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32) -> Res<u32> {
+        match size {
+            1 => self.read8_slow(bus, seg, off).map(u32::from),
+            2 => self.read16_slow(bus, seg, off).map(u32::from),
+            _ => self.read32_slow(bus, seg, off),
+        }
+    }
+    #[inline(never)]
+    fn write_sized_slow<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32, v: u32) -> Res<()> {
+        match size {
+            1 => self.write8_slow(bus, seg, off, v as u8),
+            2 => self.write16_slow(bus, seg, off, v as u16),
+            _ => self.write32_slow(bus, seg, off, v),
         }
     }
 
