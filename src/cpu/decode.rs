@@ -35,6 +35,8 @@ struct Slot {
     generation: u32,
     start: u32,
     len: u16,
+    /// Length of the trace in bytes.
+    bytes: u16,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -52,6 +54,8 @@ pub struct Trace {
     pub len: u32,
     pub page: u32,
     pub generation: u32,
+    /// Length of the trace in bytes, from its first instruction.
+    pub bytes: u32,
 }
 
 /// The decoded-instruction cache.
@@ -167,7 +171,7 @@ impl DecodeCache {
         let generation = self.page_gen(page);
         if slot.key == Self::key(phys, big) && slot.generation == generation {
             self.hits += 1;
-            Some(Trace { start: slot.start, len: slot.len as u32, page, generation })
+            Some(Trace { start: slot.start, len: slot.len as u32, page, generation, bytes: slot.bytes as u32 })
         } else {
             None
         }
@@ -183,6 +187,12 @@ impl DecodeCache {
     #[inline]
     pub fn fast(&self, idx: u32) -> &(Fast, u8) {
         &self.fast[idx as usize]
+    }
+
+    /// The whole table of pre-resolved forms (indexed like the pool).
+    #[inline(always)]
+    pub fn fast_table(&self) -> &[(Fast, u8)] {
+        &self.fast
     }
 
     /// Decodes a new trace from `bytes`, the code from `phys` to the end of its page. Returns
@@ -221,8 +231,10 @@ impl DecodeCache {
             }
         }
         let generation = self.page_gen(page);
-        self.slots[Self::slot_index(phys)] = Slot { key: Self::key(phys, big), generation, start, len: len as u16 };
-        Some(Trace { start, len, page, generation })
+        let bytes = end_off as u32;
+        self.slots[Self::slot_index(phys)] =
+            Slot { key: Self::key(phys, big), generation, start, len: len as u16, bytes: bytes as u16 };
+        Some(Trace { start, len, page, generation, bytes })
     }
 
     /// True when physical page `page` (number) holds cached code.

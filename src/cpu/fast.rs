@@ -526,8 +526,9 @@ impl Cpu {
 
     /// Executes a pre-resolved instruction (not [`Fast::Generic`]).
     #[inline(always)]
-    pub(crate) fn exec_fast<B: CpuBus>(&mut self, bus: &mut B, f: &Fast) -> Res<()> {
-        match *f {
+    pub(crate) fn exec_fast<B: CpuBus>(&mut self, bus: &mut B, idx: u32) -> Res<()> {
+        // Matched in place, so each arm loads only the fields it uses.
+        match self.cache.fast_table()[idx as usize].0 {
             Fast::Generic => unreachable_generic(),
             Fast::MovRR { size, d, s } => {
                 let v = self.gpr_sized(s as usize, size as u32);

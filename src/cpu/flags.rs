@@ -288,8 +288,10 @@ impl Flags {
     /// 15 and 22-31 stay clear (SDM Vol. 1 §3.4.3).
     #[inline]
     pub fn set_masked(&mut self, value: u32, mask: u32) {
-        self.materialize();
         let mask = mask & 0x003F_7FD5;
+        // Flags still pending outside `mask` stay pending: each is computed from the recorded
+        // operation on its own, and that record does not change here.
+        self.lazy_mask &= !mask;
         self.bits = (self.bits & !mask) | (value & mask) | Eflags::FIXED1.bits();
     }
 
@@ -303,26 +305,20 @@ impl Flags {
     /// shape of eagerly computed flags (shifts, multiplies, BCD).
     #[inline]
     pub fn set_szp_c_o_a(&mut self, width: u32, res: u32, cf: bool, of: bool, af: bool) {
-        let mut f = 0;
-        if cf {
-            f |= Eflags::CF.bits();
-        }
-        if parity(res) {
-            f |= Eflags::PF.bits();
-        }
-        if af {
-            f |= Eflags::AF.bits();
-        }
-        if res & size_mask(width) == 0 {
-            f |= Eflags::ZF.bits();
-        }
-        if res & (1 << (width - 1)) != 0 {
-            f |= Eflags::SF.bits();
-        }
-        if of {
-            f |= Eflags::OF.bits();
-        }
-        self.set_masked(f, Eflags::STATUS.bits());
+        // CF, OF and AF are known now; SF, ZF and PF are computed from the result on demand, as
+        // after a logic operation. Every status flag is written, so nothing pending is resolved.
+        let f = if cf { Eflags::CF.bits() } else { 0 }
+            | if of { Eflags::OF.bits() } else { 0 }
+            | if af { Eflags::AF.bits() } else { 0 };
+        let status = Eflags::STATUS.bits();
+        self.bits = (self.bits & !status) | f;
+        self.op = LazyOp::Logic;
+        self.width = width;
+        self.a = 0;
+        self.b = 0;
+        self.res = res;
+        self.carry_in = 0;
+        self.lazy_mask = (Eflags::SF | Eflags::ZF | Eflags::PF).bits();
     }
 
     /// IOPL field.

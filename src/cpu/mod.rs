@@ -152,6 +152,16 @@ struct Cursor {
     pos: u32,
     /// EIP at which that instruction starts.
     eip: u32,
+    /// EIP just past the trace's last byte (wrapping).
+    end: u32,
+}
+
+impl Cursor {
+    /// At the first instruction of `trace`, which starts at `eip`.
+    #[inline(always)]
+    fn new(trace: Trace, eip: u32) -> Cursor {
+        Cursor { trace, pos: 0, eip, end: eip.wrapping_add(trace.bytes) }
+    }
 }
 
 /// MOV SS and POP SS hold off debug exceptions (the single-step trap and data breakpoints)
@@ -345,6 +355,8 @@ impl Cpu {
     #[inline]
     pub fn invalidate_cursor(&mut self) {
         self.cursor.trace.len = 0;
+        // `run_trace` looks at `break_loop` after each instruction (see there).
+        self.break_loop = true;
     }
 
     // ANCHOR: run
@@ -480,7 +492,7 @@ impl Cpu {
         self.next_eip = self.eip.wrapping_add(len);
         self.cursor.pos += 1;
         self.cursor.eip = self.next_eip;
-        match self.exec_fast(bus, &f) {
+        match self.exec_fast(bus, idx) {
             Ok(()) => {
                 self.eip = self.next_eip;
                 self.icount += 1;
@@ -532,66 +544,98 @@ impl Cpu {
         {
             return false;
         }
-        let c = self.cursor;
-        if !(c.pos < c.trace.len && c.eip == self.eip && self.cache.page_gen(c.trace.page) == c.trace.generation) {
-            // Enter the trace at CS:EIP when it is already decoded, as `fetch_slow` would, so
-            // that its first instruction runs here too. Anything else (a limit or page fault, a
-            // cache miss) is left to `step`, which repeats the same (idempotent) translation.
-            // An interrupt `step` is about to take comes first (no page walk for this EIP).
-            let cs = self.seg[Seg::Cs as usize];
-            if self.eip > cs.limit || (self.flags.get(Eflags::IF) && bus.intr()) {
-                return false;
-            }
-            let Ok(phys) = self.translate(bus, cs.base.wrapping_add(self.eip), access::Access::Exec) else {
-                return false;
-            };
-            let Some(t) = self.cache.lookup(phys, cs.big()) else {
-                return false;
-            };
-            self.cursor = Cursor { trace: t, pos: 0, eip: self.eip };
-        }
         let irq_open = self.flags.get(Eflags::IF);
         let limit = self.seg[Seg::Cs as usize].limit;
         let mut ran = false;
-        loop {
+        'traces: loop {
+            // An interrupt `step` is about to take comes first.
             if irq_open && bus.intr() {
-                break; // `step` delivers it
+                break;
+            }
+            if !self.cursor_at_eip() && !self.enter_trace(bus) {
+                break;
             }
             let c = self.cursor;
-            // End of the trace, a taken branch, or a write to cached code (cursor emptied).
-            if c.pos >= c.trace.len || c.eip != self.eip {
-                break;
-            }
-            let (f, len) = *self.cache.fast(c.trace.start + c.pos);
-            if f == fast::Fast::Generic {
-                break;
-            }
-            // The CS limit check of `accept`, for an instruction that is never invalid.
-            let len = len as u32;
-            let last = c.eip.wrapping_add(len - 1);
+            // The CS limit check of `accept`, once for every instruction left in the trace:
+            // its last byte is within the limit (and EIP does not wrap before it).
+            let last = c.end.wrapping_sub(1);
             if last > limit || last < c.eip {
                 break;
             }
-            self.next_eip = c.eip.wrapping_add(len);
-            self.cursor.pos = c.pos + 1;
-            self.cursor.eip = self.next_eip;
-            ran = true;
-            match self.exec_fast(bus, &f) {
-                Ok(()) => {
-                    self.eip = self.next_eip;
-                    self.icount += 1;
+            let mut pos = c.pos;
+            let mut eip = c.eip;
+            loop {
+                let idx = c.trace.start + pos;
+                let (f, len) = &self.cache.fast_table()[idx as usize];
+                if *f == fast::Fast::Generic {
+                    self.cursor.pos = pos;
+                    self.cursor.eip = eip;
+                    break 'traces;
                 }
-                Err(e) => {
-                    self.invalidate_cursor();
-                    self.raise(bus, e);
-                    break;
+                let next = eip.wrapping_add(*len as u32);
+                self.next_eip = next;
+                pos += 1;
+                ran = true;
+                match self.exec_fast(bus, idx) {
+                    Ok(()) => {
+                        self.eip = self.next_eip;
+                        self.icount += 1;
+                    }
+                    Err(e) => {
+                        self.invalidate_cursor();
+                        self.raise(bus, e);
+                        break 'traces;
+                    }
                 }
-            }
-            if self.icount >= end || self.break_loop {
-                break;
+                // `break_loop` also says that a write hit cached code (`invalidate_cursor`):
+                // the cursor must not be brought back then.
+                if self.break_loop || self.icount >= end {
+                    if self.cursor.trace.len != 0 {
+                        self.cursor.pos = pos;
+                        self.cursor.eip = next;
+                    }
+                    break 'traces;
+                }
+                if self.eip != next || pos >= c.trace.len {
+                    // A taken branch or the end of the trace: on to the trace at the new EIP.
+                    // (The cursor still describes a valid earlier position of this trace.)
+                    continue 'traces;
+                }
+                eip = next;
+                if irq_open && bus.intr() {
+                    self.cursor.pos = pos;
+                    self.cursor.eip = eip;
+                    break 'traces;
+                }
             }
         }
         ran
+    }
+
+    /// True when the cursor points at the instruction at CS:EIP in a trace that is still valid.
+    #[inline(always)]
+    fn cursor_at_eip(&self) -> bool {
+        let c = &self.cursor;
+        c.pos < c.trace.len && c.eip == self.eip && self.cache.page_gen(c.trace.page) == c.trace.generation
+    }
+
+    /// Points the cursor at the already decoded trace at CS:EIP, as `fetch_slow` would. Anything
+    /// else (a limit or page fault, a cache miss) is left to `step`, which repeats the same
+    /// (idempotent) translation: returns false, having changed nothing.
+    #[inline(always)]
+    fn enter_trace<B: CpuBus>(&mut self, bus: &mut B) -> bool {
+        let cs = self.seg[Seg::Cs as usize];
+        if self.eip > cs.limit {
+            return false;
+        }
+        let Ok(phys) = self.translate(bus, cs.base.wrapping_add(self.eip), access::Access::Exec) else {
+            return false;
+        };
+        let Some(t) = self.cache.lookup(phys, cs.big()) else {
+            return false;
+        };
+        self.cursor = Cursor::new(t, self.eip);
+        true
     }
     // ANCHOR_END: run_trace
 
@@ -665,7 +709,7 @@ impl Cpu {
         }
         let phys = self.translate(bus, lin, access::Access::Exec)?;
         if let Some(t) = self.cache.lookup(phys, big) {
-            self.cursor = Cursor { trace: t, pos: 0, eip: self.eip };
+            self.cursor = Cursor::new(t, self.eip);
             return self.fetch(bus);
         }
         let room = 0x1000 - (phys & 0xFFF) as usize;
@@ -674,7 +718,7 @@ impl Cpu {
         if let Some(t) = self.cache.fill(phys, big, &buf[..room]) {
             // Writes to this page must reach the decode cache now.
             self.tlb.code_page(phys >> 12);
-            self.cursor = Cursor { trace: t, pos: 0, eip: self.eip };
+            self.cursor = Cursor::new(t, self.eip);
             return self.fetch(bus);
         }
         // The instruction crosses into the next page: fetch the rest through its own
