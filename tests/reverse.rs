@@ -1,7 +1,8 @@
 //! Going back in time in the debugger: `rstep` lands on exactly the state the forward run had
 //! (every register, the flags, RAM and every device, compared with a trace recorded going
-//! forward), `rcontinue` stops at the last breakpoint hit, `when-written` names the instruction a
-//! watchpoint saw write the byte last. The guest is the demo OS, through an external interrupt
+//! forward), `rcontinue` stops at the last breakpoint hit, and at the last catchpoint hit exactly
+//! where `continue` stopped for it, `when-written` names the instruction a watchpoint saw write the
+//! byte last. The guest is the demo OS, through an external interrupt
 //! (a step without an instruction) and across checkpoint boundaries.
 
 use x86lab::debugger::{Debugger, Reason, Resume};
@@ -176,6 +177,66 @@ fn rcontinue_and_when_written_agree_with_the_forward_run() {
     run(&mut d, "delete all");
     run(&mut d, &format!("step {}", 150 - last_hit));
     assert_eq!(state(&d), now);
+}
+
+/// "catchpoint N: what" of a forward stop line ("stopped: catchpoint N: what, CPL ...").
+fn catch_words(out: &str) -> String {
+    let line = out.lines().find(|l| l.starts_with("stopped: catchpoint")).unwrap_or_else(|| panic!("{out}"));
+    let rest = line.strip_prefix("stopped: ").unwrap();
+    rest[..rest.rfind(", CPL").unwrap()].to_string()
+}
+
+/// Sets the catchpoints, stops at `n` (or one more) of their hits going forward (one of them with a
+/// checkpoint exactly at it, so the step that hit it ends a segment), steps a little further, then
+/// `rcontinue`s back: each lands on the state of the previous forward stop, with the same words,
+/// and counts no hit. `continue` from there stops at the next one again.
+fn rcontinue_retraces_catch_stops(catches: &[&str], n: usize) {
+    let mut d = booted(3_000_000, 1_000_000);
+    for c in catches {
+        run(&mut d, c);
+    }
+    let mut stops = Vec::new();
+    while stops.len() < n {
+        let out = run(&mut d, "continue");
+        stops.push((state(&d), catch_words(&out)));
+        if stops.len() == n / 2 {
+            // A checkpoint here, and one a step later.
+            let at = d.timeline.pos;
+            run(&mut d, "set checkpoint-interval 1");
+            let out = run(&mut d, "step");
+            if out.contains("stopped: catchpoint") {
+                // That step hit one too: a forward stop as well.
+                stops.push((state(&d), catch_words(&out)));
+            }
+            run(&mut d, "set checkpoint-interval 1000000");
+            assert!(d.timeline.ring.iter().any(|c| c.pos == at), "a checkpoint at the stop {at}");
+        }
+    }
+    let out = run(&mut d, "step 3");
+    assert!(!out.contains("catchpoint"), "{out}");
+    let n = stops.len();
+    let hits: Vec<u64> = d.points.iter().map(|p| p.hits).collect();
+    for k in (0..n).rev() {
+        let out = run(&mut d, "rcontinue");
+        let (want, words) = &stops[k];
+        assert!(out.starts_with(&format!("stopped (going back): {words} at ")), "stop {k}: want {words}: {out}");
+        assert_eq!(&state(&d), want, "rcontinue lands on forward stop {k}: {out}");
+    }
+    assert_eq!(d.points.iter().map(|p| p.hits).collect::<Vec<_>>(), hits, "rcontinue counts no hit");
+    // Forward again from the first stop: the second, exactly.
+    let out = run(&mut d, "continue");
+    assert_eq!(catch_words(&out), stops[1].1);
+    assert_eq!(state(&d), stops[1].0, "continue after rcontinue");
+}
+
+#[test]
+fn rcontinue_stops_where_continue_stopped_for_catch_cpl() {
+    rcontinue_retraces_catch_stops(&["catch cpl"], 6);
+}
+
+#[test]
+fn rcontinue_stops_where_continue_stopped_for_catch_int_and_io() {
+    rcontinue_retraces_catch_stops(&["catch int 0x80", "catch io 0x20-0x21"], 6);
 }
 
 #[test]

@@ -108,9 +108,11 @@ pub const COMMANDS: &[Help] = &[
         name: "rcontinue",
         aliases: &["rc", "reverse-continue"],
         usage: "rcontinue",
-        summary: "run backwards to the previous breakpoint or watchpoint hit",
+        summary: "run backwards to the previous breakpoint, watchpoint or catchpoint hit",
         detail: "Re-executes the recorded history segment by segment, newest first, and stops at the last \
-                 breakpoint or watchpoint hit before now (or at the start of the history).",
+                 breakpoint, watchpoint or catchpoint hit before now (or at the start of the history). A \
+                 catchpoint stops where `continue` stopped for it: after the step with the event. No hit is \
+                 counted.",
         example: "rc",
     },
     Help {

@@ -713,30 +713,10 @@ impl Debugger {
 
     /// One checked step: history, trace, events, catchpoints, watchpoints.
     fn step_checked(&mut self) -> StepOut {
-        let cpu = &self.m.cpu;
-        let pre_icount = cpu.icount;
-        let pre_cs = cpu.seg[Seg::Cs as usize].selector;
-        let pre_eip = cpu.eip;
-        let pre_lin = self.pc_linear();
-        let pre_mode = ModeState::of(cpu);
-        let pre_cpl = cpu.cpl;
-        let pre_exc = cpu.exception_counts;
-        let pre_tf = self.m.triple_faults;
-        let pre_halted = cpu.halted;
-        let bits = self.code_bits();
-        let io_pre = self.io_counts();
         let want_insn = self.history_cap > 0 || self.trace.is_some() || self.has_catches();
-        let bytes = if want_insn { Some(self.code_bytes(pre_lin)) } else { None };
-        // INT n, INT3, INTO, INT1 (after any prefixes): the steps that can deliver a software
-        // interrupt. Checked on the raw bytes, so no step pays for a decode.
-        let int_insn = bytes.is_some_and(|b| {
-            let op = b
-                .iter()
-                .find(|x| !matches!(x, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3));
-            matches!(op, Some(0xCC | 0xCD | 0xCE | 0xF1))
-        });
-        if self.trace.is_some() && !pre_halted {
-            let line = self.trace_line(pre_lin, bytes.as_ref());
+        let pre = self.pre_step(want_insn);
+        if self.trace.is_some() && !pre.halted {
+            let line = self.trace_line(pre.lin, pre.bytes.as_ref());
             if let Some(t) = &mut self.trace {
                 let _ = writeln!(t, "{line}");
             }
@@ -747,22 +727,88 @@ impl Debugger {
 
         let stop = self.m.step_until(self.time_limit.unwrap_or(Tick::NEVER));
 
+        let (events, progressed, no_insn) = self.step_events(&pre, want_insn);
+        for e in &events {
+            if matches!(e, Event::Exception { .. } | Event::Interrupt { .. }) {
+                self.last_event = Some((self.m.cpu.icount, e.clone()));
+            }
+        }
+        if self.history_cap > 0 && progressed && !(pre.halted && no_insn && events.is_empty()) {
+            if self.history.len() >= self.history_cap {
+                self.history.pop_front();
+            }
+            self.history.push_back(HistEntry {
+                icount: pre.icount,
+                cs: pre.cs,
+                eip: pre.eip,
+                lin: pre.lin,
+                bits: pre.bits,
+                bytes: pre.bytes.unwrap_or([0xFF; 15]),
+                events: events.clone(),
+                no_insn,
+            });
+        }
+        let mut hit = self.check_catches(&events, &pre.io);
+        if hit.is_none() && self.watch_armed {
+            hit = self.check_watches();
+        }
+        if hit.is_none() && self.m.triple_faults != pre.tf {
+            hit = Some(Reason::TripleFault);
+        }
+        StepOut { stop, hit, progressed, events }
+    }
+
+    /// What a step's events are measured against: the machine before it. `want_insn`: read the
+    /// instruction's bytes (needed to see a software interrupt).
+    fn pre_step(&self, want_insn: bool) -> PreStep {
+        let cpu = &self.m.cpu;
+        let lin = self.pc_linear();
+        let bytes = if want_insn { Some(self.code_bytes(lin)) } else { None };
+        // INT n, INT3, INTO, INT1 (after any prefixes): the steps that can deliver a software
+        // interrupt. Checked on the raw bytes, so no step pays for a decode.
+        let int_insn = bytes.is_some_and(|b| {
+            let op = b
+                .iter()
+                .find(|x| !matches!(x, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3));
+            matches!(op, Some(0xCC | 0xCD | 0xCE | 0xF1))
+        });
+        PreStep {
+            icount: cpu.icount,
+            cs: cpu.seg[Seg::Cs as usize].selector,
+            eip: cpu.eip,
+            lin,
+            mode: ModeState::of(cpu),
+            cpl: cpu.cpl,
+            exc: cpu.exception_counts,
+            tf: self.m.triple_faults,
+            halted: cpu.halted,
+            bits: self.code_bits(),
+            io: self.io_counts(),
+            bytes,
+            int_insn,
+        }
+    }
+
+    /// The events of the step just taken from `pre` (exceptions, interrupts, mode and CPL
+    /// changes, a triple fault), whether it progressed, and whether it executed no instruction.
+    /// Notes the interrupts seen, so the next step reports only its own.
+    fn step_events(&mut self, pre: &PreStep, want_insn: bool) -> (Vec<Event>, bool, bool) {
         let cpu = &self.m.cpu;
         let mut events = Vec::new();
-        if cpu.exception_counts != pre_exc {
+        if cpu.exception_counts != pre.exc {
             for v in 0..32u8 {
-                if cpu.exception_counts[v as usize] > pre_exc[v as usize] {
-                    let fault = cpu.last_fault.filter(|f| f.fault.vector == v && f.icount > pre_icount);
+                if cpu.exception_counts[v as usize] > pre.exc[v as usize] {
+                    let fault = cpu.last_fault.filter(|f| f.fault.vector == v && f.icount > pre.icount);
                     events.push(Event::Exception { vector: v, fault });
                 }
             }
         }
         let cs = cpu.seg[Seg::Cs as usize].selector;
-        let progressed = cpu.icount != pre_icount || cs != pre_cs || cpu.eip != pre_eip;
-        let no_insn = cpu.icount == pre_icount;
+        let progressed = cpu.icount != pre.icount || cs != pre.cs || cpu.eip != pre.eip;
+        let no_insn = cpu.icount == pre.icount;
         // An external interrupt is delivered in a step of its own (no instruction counted); a
         // fault while delivering one counts as an instruction but is an exception event too.
-        let maybe_int = (no_insn && progressed) || int_insn || (want_insn && !events.is_empty());
+        let maybe_int = (no_insn && progressed) || pre.int_insn || (want_insn && !events.is_empty());
         if maybe_int {
             for v in 0..256usize {
                 let now = cpu.interrupt_counts[v];
@@ -775,43 +821,16 @@ impl Debugger {
             }
         }
         let post_mode = ModeState::of(cpu);
-        if post_mode != pre_mode {
-            events.push(Event::Mode { from: pre_mode, to: post_mode });
+        if post_mode != pre.mode {
+            events.push(Event::Mode { from: pre.mode, to: post_mode });
         }
-        if cpu.cpl != pre_cpl {
-            events.push(Event::Cpl { from: pre_cpl, to: cpu.cpl });
+        if cpu.cpl != pre.cpl {
+            events.push(Event::Cpl { from: pre.cpl, to: cpu.cpl });
         }
-        if self.m.triple_faults != pre_tf {
+        if self.m.triple_faults != pre.tf {
             events.push(Event::TripleFault);
         }
-        for e in &events {
-            if matches!(e, Event::Exception { .. } | Event::Interrupt { .. }) {
-                self.last_event = Some((self.m.cpu.icount, e.clone()));
-            }
-        }
-        if self.history_cap > 0 && progressed && !(pre_halted && no_insn && events.is_empty()) {
-            if self.history.len() >= self.history_cap {
-                self.history.pop_front();
-            }
-            self.history.push_back(HistEntry {
-                icount: pre_icount,
-                cs: pre_cs,
-                eip: pre_eip,
-                lin: pre_lin,
-                bits,
-                bytes: bytes.unwrap_or([0xFF; 15]),
-                events: events.clone(),
-                no_insn,
-            });
-        }
-        let mut hit = self.check_catches(&events, &io_pre);
-        if hit.is_none() && self.watch_armed {
-            hit = self.check_watches();
-        }
-        if hit.is_none() && self.m.triple_faults != pre_tf {
-            hit = Some(Reason::TripleFault);
-        }
-        StepOut { stop, hit, progressed, events }
+        (events, progressed, no_insn)
     }
 
     /// Exit counters of the ports `catch io` watches: (point index, reads + writes).
@@ -826,19 +845,26 @@ impl Debugger {
         v
     }
 
+    /// The catchpoint a step hit, counting the hit.
     fn check_catches(&mut self, events: &[Event], io_pre: &[u64]) -> Option<Reason> {
+        let (i, what) = self.catch_hit(events, io_pre)?;
+        let p = &mut self.points[i];
+        p.hits += 1;
+        Some(Reason::Catch { id: p.id, what })
+    }
+
+    /// The first enabled catchpoint hit by a step with these events (and `io_pre`, the
+    /// [`Debugger::io_counts`] before it): its index in `points` and what it saw. Counts nothing.
+    fn catch_hit(&self, events: &[Event], io_pre: &[u64]) -> Option<(usize, String)> {
         let io_now = if io_pre.is_empty() { Vec::new() } else { self.io_counts() };
         let mut io_i = 0;
-        let mut found = None;
-        for p in self.points.iter_mut() {
+        for (i, p) in self.points.iter().enumerate() {
             let PointKind::Catch(k) = p.kind else { continue };
             let what = match k {
                 CatchKind::Io(a, b) => {
-                    let i = io_i;
+                    let j = io_i;
                     io_i += 1;
-                    (p.enabled && io_now.get(i) != io_pre.get(i)).then(|| {
-                        let ex = &self.m.bus.exits;
-                        let _ = ex;
+                    (p.enabled && io_now.get(j) != io_pre.get(j)).then(|| {
                         if a == b { format!("I/O on port {a:#06x}") } else { format!("I/O on ports {a:#06x}-{b:#06x}") }
                     })
                 }
@@ -866,14 +892,11 @@ impl Debugger {
                     _ => None,
                 }),
             };
-            if let Some(what) = what
-                && found.is_none()
-            {
-                p.hits += 1;
-                found = Some(Reason::Catch { id: p.id, what });
+            if let Some(what) = what {
+                return Some((i, what));
             }
         }
-        found
+        None
     }
 
     /// Re-reads the watched bytes (before a resume: the user may have written memory).
@@ -1094,6 +1117,27 @@ impl Debugger {
         }
         out
     }
+}
+
+/// The machine before a checked step, for finding what the step did.
+struct PreStep {
+    icount: u64,
+    cs: u16,
+    eip: u32,
+    lin: u32,
+    mode: ModeState,
+    cpl: u8,
+    exc: [u64; 32],
+    tf: u64,
+    halted: bool,
+    /// 16 or 32.
+    bits: u32,
+    /// [`Debugger::io_counts`].
+    io: Vec<u64>,
+    /// The instruction's bytes, when asked for.
+    bytes: Option<[u8; 15]>,
+    /// The instruction is INT n, INT3, INTO or INT1.
+    int_insn: bool,
 }
 
 /// What one checked step did.

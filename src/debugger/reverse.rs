@@ -16,7 +16,9 @@
 //!   re-executes once more to land on the one N steps back (the previous segment if the
 //!   current one is too short).
 //! - `rcontinue` re-executes each segment between checkpoints, newest first, checking the
-//!   breakpoints and watchpoints after every step, and lands on the last hit before now.
+//!   breakpoints, watchpoints and catchpoints after every step (catchpoints with the forward
+//!   path's own checks), and lands on the last hit before now: for a catchpoint, exactly where
+//!   `continue` stopped for it.
 //! - `when-written ADDR` re-executes the same way watching one byte (its physical address now):
 //!   the last instruction whose data write covered it, or a change made by a device (DMA) or an
 //!   implicit access.
@@ -259,11 +261,11 @@ impl Debugger {
             self.timeline.pos = now_pos;
         }
         self.unmute(muted);
+        self.int_seen.copy_from_slice(&self.m.cpu.interrupt_counts[..]);
         if r.is_ok() {
             self.history.clear();
             self.ended = None;
             self.last_event = None;
-            self.int_seen.copy_from_slice(&self.m.cpu.interrupt_counts[..]);
         }
         r
     }
@@ -367,22 +369,33 @@ impl Debugger {
         })
     }
 
-    /// `rcontinue`: back to the last breakpoint or watchpoint hit before now.
+    /// `rcontinue`: back to the last breakpoint, watchpoint or catchpoint hit before now.
+    ///
+    /// A catchpoint is checked as a forward `continue` checks it ([`Debugger::pre_step`],
+    /// [`Debugger::step_events`], [`Debugger::catch_hit`]), so going back lands where `continue`
+    /// stopped: just after the step that raised the exception, delivered the interrupt, changed
+    /// the mode or CPL or touched the port. No hit is counted.
     pub fn reverse_continue(&mut self) -> Result<String, String> {
         self.prev = super::RegSnap::of(&self.m.cpu);
         let has_watch = self.points.iter().any(|p| p.enabled && matches!(p.kind, PointKind::Watch { .. }));
+        let has_catch = self.has_catches();
         let (hit, start) = self.going_back(|d| {
-            let mut limit = d.timeline.pos;
+            let now = d.timeline.pos;
+            let mut limit = now;
             let mut idx = d.timeline.before(limit).expect("checked by going_back");
             if has_watch {
                 d.m.cpu.data_bps |= crate::cpu::debug::DEBUGGER_WATCH;
             }
             loop {
                 d.load_checkpoint(idx)?;
+                // Interrupts are told apart by their counters: start from the checkpoint's.
+                d.int_seen.copy_from_slice(&d.m.cpu.interrupt_counts[..]);
                 let mut found: Option<Hit> = None;
                 if let Some(w) = d.replay_break_hit() {
                     found = Some(Hit { pos: d.timeline.pos, what: w });
                 }
+                // The step that ends at a later segment's start is this segment's: a catchpoint or
+                // watchpoint it hits is found here (a breakpoint there was checked already).
                 while d.timeline.pos < limit {
                     let before: Vec<Option<Vec<u8>>> = d
                         .points
@@ -394,12 +407,20 @@ impl Debugger {
                             _ => None,
                         })
                         .collect();
+                    let pre = has_catch.then(|| d.pre_step(true));
                     d.m.cpu.watch_log.clear();
-                    if !d.replay_step()? || d.timeline.pos >= limit {
+                    let progressed = d.replay_step()?;
+                    let caught = pre.and_then(|pre| {
+                        let (events, ..) = d.step_events(&pre, true);
+                        d.catch_hit(&events, &pre.io)
+                    });
+                    if !progressed || d.timeline.pos > limit || d.timeline.pos == now {
                         continue;
                     }
-                    let w = if has_watch { d.replay_watch_hit(&before) } else { None };
-                    if let Some(w) = w.or_else(|| d.replay_break_hit()) {
+                    let what = caught.map(|(i, what)| format!("catchpoint {}: {what}", d.points[i].id));
+                    let what = what.or_else(|| if has_watch { d.replay_watch_hit(&before) } else { None });
+                    let what = what.or_else(|| if d.timeline.pos < limit { d.replay_break_hit() } else { None });
+                    if let Some(w) = what {
                         found = Some(Hit { pos: d.timeline.pos, what: w });
                     }
                 }
@@ -418,7 +439,7 @@ impl Debugger {
         Ok(match hit {
             Some(h) => format!("stopped (going back): {} at {}\n{}\n", h.what, h.pos, self.where_line()),
             None => format!(
-                "no breakpoint or watchpoint hit in the recorded history: at its start ({start})\n{}\n",
+                "no breakpoint, watchpoint or catchpoint hit in the recorded history: at its start ({start})\n{}\n",
                 self.where_line()
             ),
         })

@@ -1,6 +1,6 @@
-//! Run control on a tiny hand-assembled ROM: `next` over CALL and INT n, catchpoints,
-//! watchpoints (linear and physical), conditions on memory, the instruction budget, pausing
-//! through `poll`, memory writes, tracing.
+//! Run control on a tiny hand-assembled ROM: `next` over CALL and INT n, catchpoints (going
+//! forward and with `rcontinue`), watchpoints (linear and physical), conditions on memory, the
+//! instruction budget, pausing through `poll`, memory writes, tracing.
 
 use super::*;
 use crate::devices::debugcon::Sink;
@@ -93,6 +93,29 @@ fn catchpoints_stop_at_the_handler() {
     let out = run(&mut d, "c");
     assert!(out.contains("--max-instructions reached"), "nothing else happens in the loop: {out}");
     assert!(run(&mut d, "breaks").contains("io ports 0x0060-0x0064"));
+}
+
+#[test]
+fn rcontinue_goes_back_to_the_catchpoint_hit_without_counting_it() {
+    let mut d = dbg();
+    run(&mut d, "catch int 0x20");
+    run(&mut d, "c");
+    let (icount, regs) = (d.m.cpu.icount, RegSnap::of(&d.m.cpu));
+    assert_eq!(at(&d), (0xF000, 0x40));
+    run(&mut d, "step 4");
+    assert_ne!(at(&d), (0xF000, 0x40));
+    let out = run(&mut d, "rcontinue");
+    assert!(
+        out.starts_with(&format!(
+            "stopped (going back): catchpoint 1: software (INT n) interrupt, vector 0x20 at #{icount}\n"
+        )),
+        "{out}"
+    );
+    assert_eq!((d.m.cpu.icount, RegSnap::of(&d.m.cpu)), (icount, regs), "where `continue` stopped");
+    assert_eq!(d.points[0].hits, 1, "going back counts no hit");
+    let out = run(&mut d, "rcontinue");
+    assert!(out.starts_with("no breakpoint, watchpoint or catchpoint hit in the recorded history"), "{out}");
+    assert_eq!(d.m.cpu.icount, 0);
 }
 
 #[test]
