@@ -518,6 +518,7 @@ impl Cpu {
         Ok(v)
     }
     /// Reads the stack `delta` bytes above the top without popping.
+    #[inline]
     pub fn peek<B: CpuBus>(&mut self, bus: &mut B, delta: u32, size: u32) -> Res<u32> {
         let off = self.sp_offset(delta);
         self.read_sized(bus, Seg::Ss, off, size)

@@ -88,6 +88,25 @@ fn alu_result(cpu: &mut Cpu, op: AluOp, size: u32, a: u32, b: u32) -> u32 {
     res
 }
 
+/// Evaluates `$body` with the operand size `$size` (a `u8` in bytes) a constant for the two
+/// common sizes, so the size tests inside it (register views, masks, access widths) fold away;
+/// any other size runs the same body with the size as it is.
+macro_rules! by_size {
+    ($size:ident, $body:block) => {
+        match $size {
+            4 => {
+                let $size: u8 = 4;
+                $body
+            }
+            2 => {
+                let $size: u8 = 2;
+                $body
+            }
+            _ => $body,
+        }
+    };
+}
+
 /// No register (in [`Mem`]).
 const NONE: u8 = 0xFF;
 
@@ -524,27 +543,33 @@ impl Cpu {
         self.jump_near(if near16 { t & 0xFFFF } else { t })
     }
 
-    /// Executes a pre-resolved instruction (not [`Fast::Generic`]).
+    /// Executes the pre-resolved instruction at pool index `idx`, which starts at `eip`:
+    /// `next_eip` is set to the instruction after it before it runs. Returns false, having
+    /// done nothing else, for [`Fast::Generic`] (the general path must take it).
     #[inline(always)]
-    pub(crate) fn exec_fast<B: CpuBus>(&mut self, bus: &mut B, idx: u32) -> Res<()> {
+    pub(crate) fn exec_fast<B: CpuBus>(&mut self, bus: &mut B, idx: u32, eip: u32) -> Res<bool> {
+        let (f, len) = &self.cache.fast_table()[idx as usize];
+        self.next_eip = eip.wrapping_add(*len as u32);
         // Matched in place, so each arm loads only the fields it uses.
-        match self.cache.fast_table()[idx as usize].0 {
-            Fast::Generic => unreachable_generic(),
-            Fast::MovRR { size, d, s } => {
+        match *f {
+            Fast::Generic => return Ok(false),
+            Fast::MovRR { size, d, s } => by_size!(size, {
                 let v = self.gpr_sized(s as usize, size as u32);
                 self.set_gpr_sized(d as usize, size as u32, v);
-            }
-            Fast::MovRI { size, d, imm } => self.set_gpr_sized(d as usize, size as u32, imm),
-            Fast::MovRM { size, d, m } => {
+            }),
+            Fast::MovRI { size, d, imm } => by_size!(size, { self.set_gpr_sized(d as usize, size as u32, imm) }),
+            Fast::MovRM { size, d, m } => by_size!(size, {
                 let v = self.read_sized(bus, m.seg, self.ea_fast(&m), size as u32)?;
                 self.set_gpr_sized(d as usize, size as u32, v);
-            }
-            Fast::MovMR { size, s, m } => {
+            }),
+            Fast::MovMR { size, s, m } => by_size!(size, {
                 let v = self.gpr_sized(s as usize, size as u32);
                 self.write_sized(bus, m.seg, self.ea_fast(&m), size as u32, v)?;
+            }),
+            Fast::MovMI { size, imm, m } => {
+                by_size!(size, { self.write_sized(bus, m.seg, self.ea_fast(&m), size as u32, imm)? })
             }
-            Fast::MovMI { size, imm, m } => self.write_sized(bus, m.seg, self.ea_fast(&m), size as u32, imm)?,
-            Fast::AluRR { op, size, d, s } => {
+            Fast::AluRR { op, size, d, s } => by_size!(size, {
                 let size = size as u32;
                 let a = self.gpr_sized(d as usize, size);
                 let b = self.gpr_sized(s as usize, size);
@@ -552,16 +577,16 @@ impl Cpu {
                 if op.writes() {
                     self.set_gpr_sized(d as usize, size, r);
                 }
-            }
-            Fast::AluRI { op, size, d, imm } => {
+            }),
+            Fast::AluRI { op, size, d, imm } => by_size!(size, {
                 let size = size as u32;
                 let a = self.gpr_sized(d as usize, size);
                 let r = alu_result(self, op, size, a, imm);
                 if op.writes() {
                     self.set_gpr_sized(d as usize, size, r);
                 }
-            }
-            Fast::AluRM { op, size, d, m } => {
+            }),
+            Fast::AluRM { op, size, d, m } => by_size!(size, {
                 let size = size as u32;
                 let a = self.gpr_sized(d as usize, size);
                 let b = self.read_sized(bus, m.seg, self.ea_fast(&m), size)?;
@@ -569,29 +594,29 @@ impl Cpu {
                 if op.writes() {
                     self.set_gpr_sized(d as usize, size, r);
                 }
-            }
-            Fast::AluMR { op, size, s, m } => {
+            }),
+            Fast::AluMR { op, size, s, m } => by_size!(size, {
                 let size = size as u32;
                 let off = self.ea_fast(&m);
                 let a = self.read_sized(bus, m.seg, off, size)?;
                 let b = self.gpr_sized(s as usize, size);
                 self.alu_to_mem(bus, op, size, m.seg, off, a, b)?;
-            }
-            Fast::AluMI { op, size, imm, m } => {
+            }),
+            Fast::AluMI { op, size, imm, m } => by_size!(size, {
                 let size = size as u32;
                 let off = self.ea_fast(&m);
                 let a = self.read_sized(bus, m.seg, off, size)?;
                 self.alu_to_mem(bus, op, size, m.seg, off, a, imm)?;
-            }
-            Fast::IncDec { inc, size, r } => {
+            }),
+            Fast::IncDec { inc, size, r } => by_size!(size, {
                 let size = size as u32;
                 let a = self.gpr_sized(r as usize, size);
                 let (res, op) = if inc { (a.wrapping_add(1), LazyOp::Add) } else { (a.wrapping_sub(1), LazyOp::Sub) };
                 let res = res & mask(size);
                 self.set_gpr_sized(r as usize, size, res);
                 self.flags.set_lazy(op, size * 8, a, 1, res, 0, Eflags::STATUS.bits() & !Eflags::CF.bits());
-            }
-            Fast::IncDecM { inc, size, m } => {
+            }),
+            Fast::IncDecM { inc, size, m } => by_size!(size, {
                 // As exec::arith::inc_dec on memory: read, write, then the flags.
                 let size = size as u32;
                 let off = self.ea_fast(&m);
@@ -600,7 +625,7 @@ impl Cpu {
                 let res = res & mask(size);
                 self.write_sized(bus, m.seg, off, size, res)?;
                 self.flags.set_lazy(op, size * 8, a, 1, res, 0, Eflags::STATUS.bits() & !Eflags::CF.bits());
-            }
+            }),
             Fast::MulDivR32 { div, r } => {
                 let src = self.gpr[r as usize];
                 if div {
@@ -624,31 +649,33 @@ impl Cpu {
                     super::exec::arith::mul_flags(self, 4, lo, hi != 0);
                 }
             }
-            Fast::Lods { size, a32, seg } => {
+            Fast::Lods { size, a32, seg } => by_size!(size, {
                 // As exec::string::one for LODS.
                 let size = size as u32;
                 let amask = if a32 { u32::MAX } else { 0xFFFF };
                 let v = self.read_sized(bus, seg, self.gpr[ESI] & amask, size)?;
                 self.set_gpr_sized(EAX, size, v);
                 super::exec::string::step_reg(self, ESI, size, amask);
-            }
-            Fast::Stos { size, a32 } => {
+            }),
+            Fast::Stos { size, a32 } => by_size!(size, {
                 // As exec::string::one for STOS.
                 let size = size as u32;
                 let amask = if a32 { u32::MAX } else { 0xFFFF };
                 let v = self.gpr_sized(EAX, size);
                 self.write_sized(bus, Seg::Es, self.gpr[EDI] & amask, size, v)?;
                 super::exec::string::step_reg(self, EDI, size, amask);
-            }
-            Fast::Lea { size, d, m } => {
+            }),
+            Fast::Lea { size, d, m } => by_size!(size, {
                 let off = self.ea_fast(&m);
                 self.set_gpr_sized(d as usize, size as u32, off);
-            }
-            Fast::ShiftRI { op, size, r, count, keep_of } => {
+            }),
+            Fast::ShiftRI { op, size, r, count, keep_of } => by_size!(size, {
                 // As exec::shift::shift with a register destination and an immediate count.
                 let size = size as u32;
                 let a = self.gpr_sized(r as usize, size);
-                let s = super::exec::shift::compute(op, a, size, count as u32, self.flags.cf());
+                // Only RCL and RCR read CF: no pending CF is computed for the others.
+                let cf_in = matches!(op, M::Rcl | M::Rcr) && self.flags.cf();
+                let s = super::exec::shift::compute(op, a, size, count as u32, cf_in);
                 self.set_gpr_sized(r as usize, size, s.res);
                 if s.szp {
                     self.flags.set_szp_c_o_a(size * 8, s.res, s.cf, s.of, false);
@@ -660,7 +687,7 @@ impl Cpu {
                     let f = if s.cf { Eflags::CF.bits() } else { 0 } | if s.of { Eflags::OF.bits() } else { 0 };
                     self.flags.set_masked(f, written);
                 }
-            }
+            }),
             Fast::Jcc { cc, disp, near16 } => {
                 if self.cond(cc) {
                     self.jump_rel(disp, near16)?;
@@ -678,25 +705,25 @@ impl Cpu {
                 self.push(bus, if near16 { 2 } else { 4 }, self.next_eip)?;
                 self.next_eip = t;
             }
-            Fast::Ret { size, imm } => {
+            Fast::Ret { size, imm } => by_size!(size, {
                 // As exec::control::ret: ESP moves only once the target passed the limit check.
                 let size = size as u32;
                 let t = self.peek(bus, 0, size)?;
                 self.jump_near(t)?;
                 self.set_sp(self.sp_offset(size + imm as u32));
-            }
-            Fast::PushR { size, r } => {
+            }),
+            Fast::PushR { size, r } => by_size!(size, {
                 let v = self.gpr_sized(r as usize, size as u32);
                 self.push(bus, size as u32, v)?;
-            }
-            Fast::PopR { size, r } => {
+            }),
+            Fast::PopR { size, r } => by_size!(size, {
                 // As exec::stack::pop: ESP is incremented before the register is written, so
                 // POP ESP loads the popped value (SDM Vol. 2B "POP").
                 let size = size as u32;
                 let v = self.peek(bus, 0, size)?;
                 self.set_sp(self.sp_offset(size));
                 self.set_gpr_sized(r as usize, size, v);
-            }
+            }),
             Fast::Loop { cond, ecx, disp, near16 } => {
                 // As exec::control::loop_jcxz: the target is checked before the count is written.
                 let size = if ecx { 4 } else { 2 };
@@ -713,7 +740,7 @@ impl Cpu {
                 self.set_gpr_sized(ECX, size, c);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The write half of an ALU read-modify-write on memory: the flags are recorded once the
@@ -737,9 +764,4 @@ impl Cpu {
         self.flags.set_lazy(lazy, size * 8, a, b, res, cin, Eflags::STATUS.bits());
         Ok(())
     }
-}
-
-#[cold]
-fn unreachable_generic() {
-    debug_assert!(false, "exec_fast called with Fast::Generic");
 }

@@ -492,8 +492,8 @@ impl Cpu {
         self.next_eip = self.eip.wrapping_add(len);
         self.cursor.pos += 1;
         self.cursor.eip = self.next_eip;
-        match self.exec_fast(bus, idx) {
-            Ok(()) => {
+        match self.exec_fast(bus, idx, self.eip) {
+            Ok(_) => {
                 self.eip = self.next_eip;
                 self.icount += 1;
                 if self.flags.get(Eflags::RF) {
@@ -547,6 +547,10 @@ impl Cpu {
         let irq_open = self.flags.get(Eflags::IF);
         let limit = self.seg[Seg::Cs as usize].limit;
         let mut ran = false;
+        // EIP and the instruction count live in locals while the loop runs (no fast form reads
+        // them); they are written back whenever the loop leaves a trace or something else
+        // looks at them (a fault's delivery).
+        let mut icount = self.icount;
         'traces: loop {
             // An interrupt `step` is about to take comes first.
             if irq_open && bus.intr() {
@@ -565,50 +569,56 @@ impl Cpu {
             let mut pos = c.pos;
             let mut eip = c.eip;
             loop {
-                let idx = c.trace.start + pos;
-                let (f, len) = &self.cache.fast_table()[idx as usize];
-                if *f == fast::Fast::Generic {
-                    self.cursor.pos = pos;
-                    self.cursor.eip = eip;
-                    break 'traces;
-                }
-                let next = eip.wrapping_add(*len as u32);
-                self.next_eip = next;
-                pos += 1;
-                ran = true;
-                match self.exec_fast(bus, idx) {
-                    Ok(()) => {
-                        self.eip = self.next_eip;
-                        self.icount += 1;
+                match self.exec_fast(bus, c.trace.start + pos, eip) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // No fast form: `step` takes it, from this position of the trace.
+                        self.eip = eip;
+                        self.cursor.pos = pos;
+                        self.cursor.eip = eip;
+                        break 'traces;
                     }
                     Err(e) => {
+                        self.eip = eip;
+                        self.icount = icount;
                         self.invalidate_cursor();
                         self.raise(bus, e);
+                        icount = self.icount;
+                        ran = true;
                         break 'traces;
                     }
                 }
+                pos += 1;
+                icount += 1;
+                ran = true;
+                // Only a trace's last instruction can transfer control (`DecodeCache::fill`
+                // ends a trace there), so before it `next_eip` is the next instruction's EIP.
+                eip = self.next_eip;
                 // `break_loop` also says that a write hit cached code (`invalidate_cursor`):
                 // the cursor must not be brought back then.
-                if self.break_loop || self.icount >= end {
+                if self.break_loop || icount >= end {
+                    self.eip = eip;
                     if self.cursor.trace.len != 0 {
                         self.cursor.pos = pos;
-                        self.cursor.eip = next;
+                        self.cursor.eip = eip;
                     }
                     break 'traces;
                 }
-                if self.eip != next || pos >= c.trace.len {
-                    // A taken branch or the end of the trace: on to the trace at the new EIP.
-                    // (The cursor still describes a valid earlier position of this trace.)
+                if pos >= c.trace.len {
+                    // On to the trace at the new EIP (the cursor still describes a valid earlier
+                    // position of this one, if the code comes back to it).
+                    self.eip = eip;
                     continue 'traces;
                 }
-                eip = next;
                 if irq_open && bus.intr() {
+                    self.eip = eip;
                     self.cursor.pos = pos;
                     self.cursor.eip = eip;
                     break 'traces;
                 }
             }
         }
+        self.icount = icount;
         ran
     }
 

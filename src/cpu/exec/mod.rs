@@ -168,7 +168,7 @@ pub fn execute<B: CpuBus>(cpu: &mut Cpu, bus: &mut B, ins: &Instruction) -> Res<
 
 impl Cpu {
     /// Evaluates a condition code from EFLAGS (SDM Vol. 1 Appendix B, Table B-1).
-    #[inline]
+    #[inline(always)]
     pub fn cond(&self, cc: ConditionCode) -> bool {
         let f = &self.flags;
         match cc {

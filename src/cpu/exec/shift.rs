@@ -51,7 +51,9 @@ pub struct Shifted {
 }
 
 /// Computes a shift or rotate of `a` (width `size` bytes) by the already-masked, non-zero
-/// `count`, with incoming carry `cf_in`.
+/// `count`, with incoming carry `cf_in`. Inlined: with `op` known at the call site (or tested
+/// there once), only its own arm is left.
+#[inline(always)]
 pub fn compute(op: M, a: u32, size: u32, count: u32, cf_in: bool) -> Shifted {
     let w = size * 8;
     let m = mask(size);
