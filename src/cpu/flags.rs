@@ -127,8 +127,9 @@ impl Flags {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)] // one flat record of the operation, on the hot path
     pub fn set_lazy(&mut self, op: LazyOp, width: u32, a: u32, b: u32, res: u32, carry_in: u32, mask: u32) {
-        if self.lazy_mask & !mask != 0 {
-            self.materialize();
+        let keep = self.lazy_mask & !mask;
+        if keep != 0 {
+            self.resolve(keep);
         }
         self.op = op;
         self.width = width;
@@ -157,14 +158,14 @@ impl Flags {
         self.set_lazy(LazyOp::Logic, width, 0, 0, res, 0, Eflags::STATUS.bits());
     }
 
-    /// Resolves every pending flag into `bits`.
-    #[inline]
-    fn materialize(&mut self) {
-        if self.lazy_mask != 0 {
-            let computed = self.compute();
-            self.bits = (self.bits & !self.lazy_mask) | (computed & self.lazy_mask);
-            self.lazy_mask = 0;
-        }
+    /// Resolves the pending flags in `m` into `bits` (the caller replaces the whole record
+    /// next). INC and DEC after an ADD, SUB or CMP need only CF: computed alone.
+    #[inline(always)]
+    fn resolve(&mut self, m: u32) {
+        let computed =
+            if m == Eflags::CF.bits() { if self.cf_lazy() { Eflags::CF.bits() } else { 0 } } else { self.compute() };
+        self.bits = (self.bits & !m) | (computed & m);
+        self.lazy_mask &= !m;
     }
 
     /// All six status flags of the pending operation.

@@ -553,7 +553,7 @@ impl Cpu {
         let mut icount = self.icount;
         'traces: loop {
             // An interrupt `step` is about to take comes first.
-            if irq_open && bus.intr() {
+            if icount >= end || (irq_open && bus.intr()) {
                 break;
             }
             if !self.cursor_at_eip() && !self.enter_trace(bus) {
@@ -568,6 +568,8 @@ impl Cpu {
             }
             let mut pos = c.pos;
             let mut eip = c.eip;
+            // Where this stretch stops: the trace's end or the budget's, whichever comes first.
+            let stop = pos + (end - icount).min((c.trace.len - pos) as u64) as u32;
             loop {
                 match self.exec_fast(bus, c.trace.start + pos, eip) {
                     Ok(true) => {}
@@ -596,7 +598,7 @@ impl Cpu {
                 eip = self.next_eip;
                 // `break_loop` also says that a write hit cached code (`invalidate_cursor`):
                 // the cursor must not be brought back then.
-                if self.break_loop || icount >= end {
+                if self.break_loop {
                     self.eip = eip;
                     if self.cursor.trace.len != 0 {
                         self.cursor.pos = pos;
@@ -604,10 +606,16 @@ impl Cpu {
                     }
                     break 'traces;
                 }
-                if pos >= c.trace.len {
+                if pos >= stop {
+                    self.eip = eip;
+                    if pos < c.trace.len {
+                        // The budget ended inside the trace.
+                        self.cursor.pos = pos;
+                        self.cursor.eip = eip;
+                        break 'traces;
+                    }
                     // On to the trace at the new EIP (the cursor still describes a valid earlier
                     // position of this one, if the code comes back to it).
-                    self.eip = eip;
                     continue 'traces;
                 }
                 if irq_open && bus.intr() {
