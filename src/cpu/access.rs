@@ -258,9 +258,12 @@ impl Cpu {
     // fills the fast table for the next access.
 
     /// The linear address of an `n`-byte access at `seg:off` if the hit path's conditions on
-    /// the segment and the CPU hold: everything the slow path checks passes then.
+    /// the segment and the CPU hold: everything the slow path checks passes then. `CPU_OK`
+    /// says the caller already knows that no data breakpoint is armed and that alignment
+    /// checking is off (CR0.AM, EFLAGS.AC and CPL 3 not all set: SDM Vol. 3A §6.15, #AC),
+    /// as `Cpu::run_trace` does for a whole trace.
     #[inline(always)]
-    fn fast_linear(&self, seg: Seg, off: u32, n: u32, write: bool) -> Option<u32> {
+    fn fast_linear<const CPU_OK: bool>(&self, seg: Seg, off: u32, n: u32, write: bool) -> Option<u32> {
         let s = &self.seg[seg as usize];
         let rw = if write { SegAttr::RW.bits() } else { 0 };
         let mask = SegAttr::P.bits() | SegAttr::CODE.bits() | SegAttr::DC.bits() | rw;
@@ -269,21 +272,21 @@ impl Cpu {
         let ok = s.attr.bits() & mask == SegAttr::P.bits() | rw
             && last >= off
             && last <= s.limit
-            && (self.data_bps as u32 | (self.cr0.bits() & Cr0::AM.bits())) == 0
+            && (CPU_OK || (self.data_bps as u32 | (self.cr0.bits() & Cr0::AM.bits())) == 0)
             && lin & 0xFFF <= 0x1000 - n;
         ok.then_some(lin)
     }
 
     #[inline(always)]
     fn fast_read<B: CpuBus, const N: usize>(&self, bus: &mut B, seg: Seg, off: u32) -> Option<[u8; N]> {
-        let lin = self.fast_linear(seg, off, N as u32, false)?;
+        let lin = self.fast_linear::<false>(seg, off, N as u32, false)?;
         let p = self.tlb.fast_read(lin, self.cpl == 3)? as usize;
         bus.ram().get(p..p + N).and_then(|b| b.try_into().ok())
     }
 
     #[inline(always)]
     fn fast_write<B: CpuBus, const N: usize>(&self, bus: &mut B, seg: Seg, off: u32, v: [u8; N]) -> bool {
-        let Some(lin) = self.fast_linear(seg, off, N as u32, true) else { return false };
+        let Some(lin) = self.fast_linear::<false>(seg, off, N as u32, true) else { return false };
         let Some(p) = self.tlb.fast_write(lin, self.cpl == 3) else { return false };
         let p = p as usize;
         match bus.ram().get_mut(p..p + N) {
@@ -422,8 +425,19 @@ impl Cpu {
     /// RAM the slice check sends it to the slow path).
     #[inline(always)]
     pub fn read_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32) -> Res<u32> {
+        self.read_sized_as::<B, false>(bus, seg, off, size)
+    }
+    /// [`Cpu::read_sized`]; `CPU_OK` as for `fast_linear`.
+    #[inline(always)]
+    pub fn read_sized_as<B: CpuBus, const CPU_OK: bool>(
+        &mut self,
+        bus: &mut B,
+        seg: Seg,
+        off: u32,
+        size: u32,
+    ) -> Res<u32> {
         let (n, mask) = Self::size_mask(size);
-        if let Some(lin) = self.fast_linear(seg, off, n, false)
+        if let Some(lin) = self.fast_linear::<CPU_OK>(seg, off, n, false)
             && let Some(p) = self.tlb.fast_read(lin, self.cpl == 3)
             && let Some(b) = bus.ram().get(p as usize..p as usize + 4)
             && let Ok(b) = <[u8; 4]>::try_from(b)
@@ -439,8 +453,20 @@ impl Cpu {
     /// in it, and a byte past the page end is rewritten unchanged, which nothing can observe).
     #[inline(always)]
     pub fn write_sized<B: CpuBus>(&mut self, bus: &mut B, seg: Seg, off: u32, size: u32, v: u32) -> Res<()> {
+        self.write_sized_as::<B, false>(bus, seg, off, size, v)
+    }
+    /// [`Cpu::write_sized`]; `CPU_OK` as for `fast_linear`.
+    #[inline(always)]
+    pub fn write_sized_as<B: CpuBus, const CPU_OK: bool>(
+        &mut self,
+        bus: &mut B,
+        seg: Seg,
+        off: u32,
+        size: u32,
+        v: u32,
+    ) -> Res<()> {
         let (n, mask) = Self::size_mask(size);
-        if let Some(lin) = self.fast_linear(seg, off, n, true)
+        if let Some(lin) = self.fast_linear::<CPU_OK>(seg, off, n, true)
             && let Some(p) = self.tlb.fast_write(lin, self.cpl == 3)
             && let Some(d) = bus.ram().get_mut(p as usize..p as usize + 4)
             && let Ok(d) = <&mut [u8; 4]>::try_from(d)

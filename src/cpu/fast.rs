@@ -545,9 +545,10 @@ impl Cpu {
 
     /// Executes the pre-resolved instruction at pool index `idx`, which starts at `eip`:
     /// `next_eip` is set to the instruction after it before it runs. Returns false, having
-    /// done nothing else, for [`Fast::Generic`] (the general path must take it).
+    /// done nothing else, for [`Fast::Generic`] (the general path must take it). `CPU_OK`: the
+    /// caller knows there is no data breakpoint and no alignment checking (see `fast_linear`).
     #[inline(always)]
-    pub(crate) fn exec_fast<B: CpuBus>(&mut self, bus: &mut B, idx: u32, eip: u32) -> Res<bool> {
+    pub(crate) fn exec_fast<B: CpuBus, const CPU_OK: bool>(&mut self, bus: &mut B, idx: u32, eip: u32) -> Res<bool> {
         let (f, len) = &self.cache.fast_table()[idx as usize];
         self.next_eip = eip.wrapping_add(*len as u32);
         // Matched in place, so each arm loads only the fields it uses.
@@ -559,15 +560,15 @@ impl Cpu {
             }),
             Fast::MovRI { size, d, imm } => by_size!(size, { self.set_gpr_sized(d as usize, size as u32, imm) }),
             Fast::MovRM { size, d, m } => by_size!(size, {
-                let v = self.read_sized(bus, m.seg, self.ea_fast(&m), size as u32)?;
+                let v = self.read_sized_as::<B, CPU_OK>(bus, m.seg, self.ea_fast(&m), size as u32)?;
                 self.set_gpr_sized(d as usize, size as u32, v);
             }),
             Fast::MovMR { size, s, m } => by_size!(size, {
                 let v = self.gpr_sized(s as usize, size as u32);
-                self.write_sized(bus, m.seg, self.ea_fast(&m), size as u32, v)?;
+                self.write_sized_as::<B, CPU_OK>(bus, m.seg, self.ea_fast(&m), size as u32, v)?;
             }),
             Fast::MovMI { size, imm, m } => {
-                by_size!(size, { self.write_sized(bus, m.seg, self.ea_fast(&m), size as u32, imm)? })
+                by_size!(size, { self.write_sized_as::<B, CPU_OK>(bus, m.seg, self.ea_fast(&m), size as u32, imm)? })
             }
             Fast::AluRR { op, size, d, s } => by_size!(size, {
                 let size = size as u32;
@@ -589,7 +590,7 @@ impl Cpu {
             Fast::AluRM { op, size, d, m } => by_size!(size, {
                 let size = size as u32;
                 let a = self.gpr_sized(d as usize, size);
-                let b = self.read_sized(bus, m.seg, self.ea_fast(&m), size)?;
+                let b = self.read_sized_as::<B, CPU_OK>(bus, m.seg, self.ea_fast(&m), size)?;
                 let r = alu_result(self, op, size, a, b);
                 if op.writes() {
                     self.set_gpr_sized(d as usize, size, r);
@@ -598,15 +599,15 @@ impl Cpu {
             Fast::AluMR { op, size, s, m } => by_size!(size, {
                 let size = size as u32;
                 let off = self.ea_fast(&m);
-                let a = self.read_sized(bus, m.seg, off, size)?;
+                let a = self.read_sized_as::<B, CPU_OK>(bus, m.seg, off, size)?;
                 let b = self.gpr_sized(s as usize, size);
-                self.alu_to_mem(bus, op, size, m.seg, off, a, b)?;
+                self.alu_to_mem::<B, CPU_OK>(bus, op, size, m.seg, off, a, b)?;
             }),
             Fast::AluMI { op, size, imm, m } => by_size!(size, {
                 let size = size as u32;
                 let off = self.ea_fast(&m);
-                let a = self.read_sized(bus, m.seg, off, size)?;
-                self.alu_to_mem(bus, op, size, m.seg, off, a, imm)?;
+                let a = self.read_sized_as::<B, CPU_OK>(bus, m.seg, off, size)?;
+                self.alu_to_mem::<B, CPU_OK>(bus, op, size, m.seg, off, a, imm)?;
             }),
             Fast::IncDec { inc, size, r } => by_size!(size, {
                 let size = size as u32;
@@ -620,10 +621,10 @@ impl Cpu {
                 // As exec::arith::inc_dec on memory: read, write, then the flags.
                 let size = size as u32;
                 let off = self.ea_fast(&m);
-                let a = self.read_sized(bus, m.seg, off, size)?;
+                let a = self.read_sized_as::<B, CPU_OK>(bus, m.seg, off, size)?;
                 let (res, op) = if inc { (a.wrapping_add(1), LazyOp::Add) } else { (a.wrapping_sub(1), LazyOp::Sub) };
                 let res = res & mask(size);
-                self.write_sized(bus, m.seg, off, size, res)?;
+                self.write_sized_as::<B, CPU_OK>(bus, m.seg, off, size, res)?;
                 self.flags.set_lazy(op, size * 8, a, 1, res, 0, Eflags::STATUS.bits() & !Eflags::CF.bits());
             }),
             Fast::MulDivR32 { div, r } => {
@@ -653,7 +654,7 @@ impl Cpu {
                 // As exec::string::one for LODS.
                 let size = size as u32;
                 let amask = if a32 { u32::MAX } else { 0xFFFF };
-                let v = self.read_sized(bus, seg, self.gpr[ESI] & amask, size)?;
+                let v = self.read_sized_as::<B, CPU_OK>(bus, seg, self.gpr[ESI] & amask, size)?;
                 self.set_gpr_sized(EAX, size, v);
                 super::exec::string::step_reg(self, ESI, size, amask);
             }),
@@ -662,7 +663,7 @@ impl Cpu {
                 let size = size as u32;
                 let amask = if a32 { u32::MAX } else { 0xFFFF };
                 let v = self.gpr_sized(EAX, size);
-                self.write_sized(bus, Seg::Es, self.gpr[EDI] & amask, size, v)?;
+                self.write_sized_as::<B, CPU_OK>(bus, Seg::Es, self.gpr[EDI] & amask, size, v)?;
                 super::exec::string::step_reg(self, EDI, size, amask);
             }),
             Fast::Lea { size, d, m } => by_size!(size, {
@@ -747,7 +748,7 @@ impl Cpu {
     /// write succeeded, as in the generic handler.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn alu_to_mem<B: CpuBus>(
+    fn alu_to_mem<B: CpuBus, const CPU_OK: bool>(
         &mut self,
         bus: &mut B,
         op: AluOp,
@@ -759,7 +760,7 @@ impl Cpu {
     ) -> Res<()> {
         let (res, lazy, cin) = alu_compute(self, op, size, a, b);
         if op.writes() {
-            self.write_sized(bus, seg, off, size, res)?;
+            self.write_sized_as::<B, CPU_OK>(bus, seg, off, size, res)?;
         }
         self.flags.set_lazy(lazy, size * 8, a, b, res, cin, Eflags::STATUS.bits());
         Ok(())

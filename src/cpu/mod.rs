@@ -492,7 +492,7 @@ impl Cpu {
         self.next_eip = self.eip.wrapping_add(len);
         self.cursor.pos += 1;
         self.cursor.eip = self.next_eip;
-        match self.exec_fast(bus, idx, self.eip) {
+        match self.exec_fast::<B, false>(bus, idx, self.eip) {
             Ok(_) => {
                 self.eip = self.next_eip;
                 self.icount += 1;
@@ -541,7 +541,10 @@ impl Cpu {
             || self.pending_db != 0
             || self.flags.get(Eflags::TF)
             || self.flags.get(Eflags::RF)
+            || self.alignment_checking()
         {
+            // (No data breakpoint and no alignment checking: the fast forms' memory accesses
+            // skip those two tests, `exec_fast::<_, true>`.)
             return false;
         }
         let irq_open = self.flags.get(Eflags::IF);
@@ -571,7 +574,7 @@ impl Cpu {
             // Where this stretch stops: the trace's end or the budget's, whichever comes first.
             let stop = pos + (end - icount).min((c.trace.len - pos) as u64) as u32;
             loop {
-                match self.exec_fast(bus, c.trace.start + pos, eip) {
+                match self.exec_fast::<B, true>(bus, c.trace.start + pos, eip) {
                     Ok(true) => {}
                     Ok(false) => {
                         // No fast form: `step` takes it, from this position of the trace.
