@@ -471,6 +471,7 @@ impl CpuBus for FlatBus {
     fn io_out(&mut self, _port: u16, _size: u8, _value: u32) {}
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct EmuOut {
     /// General registers (the ESP slot zeroed).
     regs: [u32; 8],
@@ -500,12 +501,39 @@ const WIN_EMU: u32 = 0x10000;
 /// Runs one instruction on x86lab. With `window` = (host address, bytes), DS is set up (base
 /// wrapping, limit 4 GiB: unreal mode) so that DS:host address reaches a copy of the bytes at
 /// `WIN_EMU`; returns the copy afterwards.
+///
+/// The instruction runs twice from the same state: once at `CODE` as the first instruction after
+/// a reset (decoded then and executed by the generic handlers), and once at `CODE + 1` after a
+/// NOP at `CODE` that puts it in an already decoded trace, so that `Cpu::step` takes its
+/// pre-resolved fast form when it has one (`src/cpu/fast.rs`). Both must give the same result
+/// (EIP one further for the second, as its code is); the host CPU then checks that one.
 fn emu_with(code: &[u8], big: bool, regs: [u32; 8], flags: u32, window: Option<(u32, &[u8])>) -> (EmuOut, Vec<u8>) {
+    let generic = emu_once(code, big, regs, flags, window, false);
+    let mut fast = emu_once(code, big, regs, flags, window, true);
+    if fast.0.eip == generic.0.eip.wrapping_add(1) {
+        fast.0.eip = generic.0.eip;
+    }
+    assert_eq!(
+        generic, fast,
+        "generic handler vs fast form of {code:02x?} (big {big}, regs {regs:08x?}, flags {flags:#x})"
+    );
+    generic
+}
+
+fn emu_once(
+    code: &[u8],
+    big: bool,
+    regs: [u32; 8],
+    flags: u32,
+    window: Option<(u32, &[u8])>,
+    after_nop: bool,
+) -> (EmuOut, Vec<u8>) {
     MACHINE.with(|m| {
         let mut m = m.borrow_mut();
         let (cpu, bus) = m.get_or_insert_with(|| (Cpu::new(), FlatBus { mem: vec![0; MEM] }));
         bus.mem[..0x10000].fill(0);
-        bus.mem[CODE as usize..CODE as usize + code.len()].copy_from_slice(code);
+        let at = if after_nop { CODE as usize + 1 } else { CODE as usize };
+        bus.mem[at..at + code.len()].copy_from_slice(code);
         // IVT entry 0 (#DE): DE_CS:0000.
         bus.mem[2..4].copy_from_slice(&DE_CS.to_le_bytes());
         cpu.reset();
@@ -513,7 +541,10 @@ fn emu_with(code: &[u8], big: bool, regs: [u32; 8], flags: u32, window: Option<(
         let attr = Segment::RESET_CODE.attr | if big { SegAttr::DB } else { SegAttr::empty() };
         cpu.seg[1] = Segment { selector: 0, base: 0, limit: 0xFFFF, attr };
         cpu.eip = CODE;
-        cpu.next_eip = CODE;
+        if after_nop {
+            bus.mem[CODE as usize] = 0x90;
+        }
+        cpu.next_eip = cpu.eip;
         cpu.gpr = regs;
         cpu.gpr[4] = STACK;
         cpu.flags = Flags::new(flags & COMPARED);
@@ -523,6 +554,9 @@ fn emu_with(code: &[u8], big: bool, regs: [u32; 8], flags: u32, window: Option<(
             let ds = &mut cpu.seg[3];
             ds.base = WIN_EMU.wrapping_sub(addr);
             ds.limit = u32::MAX;
+        }
+        if after_nop {
+            cpu.step(bus);
         }
         cpu.step(bus);
         let win_after = match window {

@@ -92,6 +92,58 @@ fn alu_result(cpu: &mut Cpu, op: AluOp, size: u32, a: u32, b: u32) -> u32 {
 /// common sizes, so the size tests inside it (register views, masks, access widths) fold away;
 /// any other size runs the same body with the size as it is.
 macro_rules! by_size {
+    // The same, and for 4-byte operands also the ALU operation `$op` a constant, so that the
+    // arithmetic and the flags record fold to that operation's own code.
+    ($size:ident, $op:ident, $body:block) => {
+        match $size {
+            4 => {
+                let $size: u8 = 4;
+                match $op {
+                    AluOp::Add => {
+                        let $op = AluOp::Add;
+                        $body
+                    }
+                    AluOp::Or => {
+                        let $op = AluOp::Or;
+                        $body
+                    }
+                    AluOp::Adc => {
+                        let $op = AluOp::Adc;
+                        $body
+                    }
+                    AluOp::Sbb => {
+                        let $op = AluOp::Sbb;
+                        $body
+                    }
+                    AluOp::And => {
+                        let $op = AluOp::And;
+                        $body
+                    }
+                    AluOp::Sub => {
+                        let $op = AluOp::Sub;
+                        $body
+                    }
+                    AluOp::Xor => {
+                        let $op = AluOp::Xor;
+                        $body
+                    }
+                    AluOp::Cmp => {
+                        let $op = AluOp::Cmp;
+                        $body
+                    }
+                    AluOp::Test => {
+                        let $op = AluOp::Test;
+                        $body
+                    }
+                }
+            }
+            2 => {
+                let $size: u8 = 2;
+                $body
+            }
+            _ => $body,
+        }
+    };
     ($size:ident, $body:block) => {
         match $size {
             4 => {
@@ -528,10 +580,10 @@ impl Cpu {
     fn ea_fast(&self, m: &Mem) -> u32 {
         let mut off = m.disp;
         if m.base != NONE {
-            off = off.wrapping_add(self.gpr[m.base as usize]);
+            off = off.wrapping_add(self.gpr[m.base as usize & 7]);
         }
         if m.index != NONE {
-            off = off.wrapping_add(self.gpr[m.index as usize] << m.shift);
+            off = off.wrapping_add(self.gpr[m.index as usize & 7] << m.shift);
         }
         if m.a16 { off & 0xFFFF } else { off }
     }
@@ -570,7 +622,7 @@ impl Cpu {
             Fast::MovMI { size, imm, m } => {
                 by_size!(size, { self.write_sized_as::<B, CPU_OK>(bus, m.seg, self.ea_fast(&m), size as u32, imm)? })
             }
-            Fast::AluRR { op, size, d, s } => by_size!(size, {
+            Fast::AluRR { op, size, d, s } => by_size!(size, op, {
                 let size = size as u32;
                 let a = self.gpr_sized(d as usize, size);
                 let b = self.gpr_sized(s as usize, size);
@@ -579,7 +631,7 @@ impl Cpu {
                     self.set_gpr_sized(d as usize, size, r);
                 }
             }),
-            Fast::AluRI { op, size, d, imm } => by_size!(size, {
+            Fast::AluRI { op, size, d, imm } => by_size!(size, op, {
                 let size = size as u32;
                 let a = self.gpr_sized(d as usize, size);
                 let r = alu_result(self, op, size, a, imm);
@@ -587,7 +639,7 @@ impl Cpu {
                     self.set_gpr_sized(d as usize, size, r);
                 }
             }),
-            Fast::AluRM { op, size, d, m } => by_size!(size, {
+            Fast::AluRM { op, size, d, m } => by_size!(size, op, {
                 let size = size as u32;
                 let a = self.gpr_sized(d as usize, size);
                 let b = self.read_sized_as::<B, CPU_OK>(bus, m.seg, self.ea_fast(&m), size)?;
@@ -596,14 +648,14 @@ impl Cpu {
                     self.set_gpr_sized(d as usize, size, r);
                 }
             }),
-            Fast::AluMR { op, size, s, m } => by_size!(size, {
+            Fast::AluMR { op, size, s, m } => by_size!(size, op, {
                 let size = size as u32;
                 let off = self.ea_fast(&m);
                 let a = self.read_sized_as::<B, CPU_OK>(bus, m.seg, off, size)?;
                 let b = self.gpr_sized(s as usize, size);
                 self.alu_to_mem::<B, CPU_OK>(bus, op, size, m.seg, off, a, b)?;
             }),
-            Fast::AluMI { op, size, imm, m } => by_size!(size, {
+            Fast::AluMI { op, size, imm, m } => by_size!(size, op, {
                 let size = size as u32;
                 let off = self.ea_fast(&m);
                 let a = self.read_sized_as::<B, CPU_OK>(bus, m.seg, off, size)?;

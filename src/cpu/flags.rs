@@ -127,7 +127,8 @@ impl Flags {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)] // one flat record of the operation, on the hot path
     pub fn set_lazy(&mut self, op: LazyOp, width: u32, a: u32, b: u32, res: u32, carry_in: u32, mask: u32) {
-        let keep = self.lazy_mask & !mask;
+        // (Only status flags are ever pending: with `mask` all of them, this folds to 0.)
+        let keep = self.lazy_mask & !mask & Eflags::STATUS.bits();
         if keep != 0 {
             self.resolve(keep);
         }

@@ -72,8 +72,8 @@ impl Cpu {
     pub fn gpr_sized(&self, n: usize, size: u32) -> u32 {
         match size {
             1 => (self.gpr[n & 3] >> ((n & 4) << 1)) & 0xFF,
-            2 => self.gpr[n] & 0xFFFF,
-            _ => self.gpr[n],
+            2 => self.gpr[n & 7] & 0xFFFF,
+            _ => self.gpr[n & 7],
         }
     }
 
@@ -86,8 +86,9 @@ impl Cpu {
                 let g = &mut self.gpr[n & 3];
                 *g = (*g & !(0xFF << shift)) | ((v & 0xFF) << shift);
             }
-            2 => self.gpr[n] = (self.gpr[n] & 0xFFFF_0000) | (v & 0xFFFF),
-            _ => self.gpr[n] = v,
+            2 => self.gpr[n & 7] = (self.gpr[n & 7] & 0xFFFF_0000) | (v & 0xFFFF),
+            // (`n & 7`: register numbers are 0-7; the mask spares the bounds check.)
+            _ => self.gpr[n & 7] = v,
         }
     }
 
