@@ -722,25 +722,21 @@ impl Cpu {
                 let off = self.ea_fast(&m);
                 self.set_gpr_sized(d as usize, size as u32, off);
             }),
-            Fast::ShiftRI { op, size, r, count, keep_of } => by_size!(size, {
-                // As exec::shift::shift with a register destination and an immediate count.
-                let size = size as u32;
-                let a = self.gpr_sized(r as usize, size);
-                // Only RCL and RCR read CF: no pending CF is computed for the others.
-                let cf_in = matches!(op, M::Rcl | M::Rcr) && self.flags.cf();
-                let s = super::exec::shift::compute(op, a, size, count as u32, cf_in);
-                self.set_gpr_sized(r as usize, size, s.res);
-                if s.szp {
-                    self.flags.set_szp_c_o_a(size * 8, s.res, s.cf, s.of, false);
-                } else if s.carry {
-                    let mut written = Eflags::CF.bits();
-                    if !keep_of {
-                        written |= Eflags::OF.bits();
+            Fast::ShiftRI { op, size, r, count, keep_of } => {
+                // With a 4-byte operand the operation is made a constant too (see `by_size!`).
+                if size == 4 {
+                    match op {
+                        M::Shl => self.shift_ri(M::Shl, 4, r, count, keep_of),
+                        M::Shr => self.shift_ri(M::Shr, 4, r, count, keep_of),
+                        M::Sar => self.shift_ri(M::Sar, 4, r, count, keep_of),
+                        M::Rol => self.shift_ri(M::Rol, 4, r, count, keep_of),
+                        M::Ror => self.shift_ri(M::Ror, 4, r, count, keep_of),
+                        _ => self.shift_ri(op, 4, r, count, keep_of),
                     }
-                    let f = if s.cf { Eflags::CF.bits() } else { 0 } | if s.of { Eflags::OF.bits() } else { 0 };
-                    self.flags.set_masked(f, written);
+                } else {
+                    by_size!(size, { self.shift_ri(op, size as u32, r, count, keep_of) })
                 }
-            }),
+            }
             Fast::Jcc { cc, disp, near16 } => {
                 if self.cond(cc) {
                     self.jump_rel(disp, near16)?;
@@ -794,6 +790,27 @@ impl Cpu {
             }
         }
         Ok(true)
+    }
+
+    /// ROL ROR RCL RCR SHL SHR SAR of a general register by an immediate count, as
+    /// `exec::shift::shift` with a register destination and an immediate count.
+    #[inline(always)]
+    fn shift_ri(&mut self, op: M, size: u32, r: u8, count: u8, keep_of: bool) {
+        let a = self.gpr_sized(r as usize, size);
+        // Only RCL and RCR read CF: no pending CF is computed for the others.
+        let cf_in = matches!(op, M::Rcl | M::Rcr) && self.flags.cf();
+        let s = super::exec::shift::compute(op, a, size, count as u32, cf_in);
+        self.set_gpr_sized(r as usize, size, s.res);
+        if s.szp {
+            self.flags.set_szp_c_o_a(size * 8, s.res, s.cf, s.of, false);
+        } else if s.carry {
+            let mut written = Eflags::CF.bits();
+            if !keep_of {
+                written |= Eflags::OF.bits();
+            }
+            let f = if s.cf { Eflags::CF.bits() } else { 0 } | if s.of { Eflags::OF.bits() } else { 0 };
+            self.flags.set_masked(f, written);
+        }
     }
 
     /// The write half of an ALU read-modify-write on memory: the flags are recorded once the

@@ -134,11 +134,15 @@ impl Flags {
         }
         self.op = op;
         self.width = width;
-        self.a = a;
-        self.b = b;
         self.res = res;
-        self.carry_in = carry_in;
         self.lazy_mask = mask;
+        // A logic result's flags depend on `res` alone (CF = OF = AF = 0): its operands need not
+        // be kept (nothing else reads them; `eflags()` is what snapshots hold).
+        if op != LazyOp::Logic {
+            self.a = a;
+            self.b = b;
+            self.carry_in = carry_in;
+        }
     }
 
     /// ADD/ADC result (all six status flags).
@@ -314,12 +318,10 @@ impl Flags {
             | if af { Eflags::AF.bits() } else { 0 };
         let status = Eflags::STATUS.bits();
         self.bits = (self.bits & !status) | f;
+        // (A logic record: its operands are never read, see `set_lazy`.)
         self.op = LazyOp::Logic;
         self.width = width;
-        self.a = 0;
-        self.b = 0;
         self.res = res;
-        self.carry_in = 0;
         self.lazy_mask = (Eflags::SF | Eflags::ZF | Eflags::PF).bits();
     }
 
