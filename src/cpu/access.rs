@@ -259,11 +259,19 @@ impl Cpu {
 
     /// The linear address of an `n`-byte access at `seg:off` if the hit path's conditions on
     /// the segment and the CPU hold: everything the slow path checks passes then. `CPU_OK`
-    /// says the caller already knows that no data breakpoint is armed and that alignment
-    /// checking is off (CR0.AM, EFLAGS.AC and CPL 3 not all set: SDM Vol. 3A §6.15, #AC),
-    /// as `Cpu::run_trace` does for a whole trace.
+    /// says the caller is `Cpu::run_trace`, which knows for all of its run that no data
+    /// breakpoint is armed and that alignment checking is off (CR0.AM, EFLAGS.AC and CPL 3 not
+    /// all set: SDM Vol. 3A §6.15, #AC), and which made the segment checks when it started
+    /// (`trace_seg_end`).
     #[inline(always)]
     fn fast_linear<const CPU_OK: bool>(&self, seg: Seg, off: u32, n: u32, write: bool) -> Option<u32> {
+        if CPU_OK {
+            // Inside `run_trace`: the segment's checks were made when it started.
+            let end = self.trace_seg_end[write as usize][seg as usize];
+            let lin = self.seg[seg as usize].base.wrapping_add(off);
+            let ok = off as u64 + n as u64 <= end && lin & 0xFFF <= 0x1000 - n;
+            return ok.then_some(lin);
+        }
         let s = &self.seg[seg as usize];
         let rw = if write { SegAttr::RW.bits() } else { 0 };
         let mask = SegAttr::P.bits() | SegAttr::CODE.bits() | SegAttr::DC.bits() | rw;

@@ -212,6 +212,11 @@ pub struct Cpu {
     /// Set when the run loop must return after the current instruction (e.g. an OUT the bus
     /// wants to act on).
     pub break_loop: bool,
+    /// For the fast forms inside [`Cpu::run_trace`] (which no fast form can change while it
+    /// runs, as none loads a segment register): per segment register, for reads (`[0]`) and
+    /// writes (`[1]`), one past the last offset an access may reach on the hit path, or 0 when
+    /// the segment does not qualify (see `Cpu::trace_segments`). Set when `run_trace` starts.
+    trace_seg_end: [[u64; 6]; 2],
     /// Interrupts (external and INT n) delivered, by vector.
     pub interrupt_counts: Box<[u64; 256]>,
     /// Exceptions raised, by vector.
@@ -269,6 +274,7 @@ impl Cpu {
             icount: 0,
             last_fault: None,
             break_loop: false,
+            trace_seg_end: [[0; 6]; 2],
             interrupt_counts: Box::new([0; 256]),
             exception_counts: [0; 32],
             exec_bps: 0,
@@ -547,6 +553,7 @@ impl Cpu {
             // skip those two tests, `exec_fast::<_, true>`.)
             return false;
         }
+        self.trace_segments();
         let irq_open = self.flags.get(Eflags::IF);
         let limit = self.seg[Seg::Cs as usize].limit;
         let mut ran = false;
@@ -631,6 +638,20 @@ impl Cpu {
         }
         self.icount = icount;
         ran
+    }
+
+    /// Fills `trace_seg_end`: the segment checks of the memory hit path made once for the whole
+    /// of a `run_trace` (an expand-up data segment, present; writable for writes; the access
+    /// within the limit: SDM Vol. 3A §5.3, §5.4), leaving one compare per access.
+    #[inline]
+    fn trace_segments(&mut self) {
+        for (i, s) in self.seg.iter().enumerate() {
+            let a = s.attr.bits();
+            let data = a & (SegAttr::P | SegAttr::CODE | SegAttr::DC).bits() == SegAttr::P.bits();
+            let end = s.limit as u64 + 1;
+            self.trace_seg_end[0][i] = if data { end } else { 0 };
+            self.trace_seg_end[1][i] = if data && a & SegAttr::RW.bits() != 0 { end } else { 0 };
+        }
     }
 
     /// True when the cursor points at the instruction at CS:EIP in a trace that is still valid.
