@@ -95,53 +95,19 @@ macro_rules! by_size {
     // The same, and for 4-byte operands also the ALU operation `$op` a constant, so that the
     // arithmetic and the flags record fold to that operation's own code.
     ($size:ident, $op:ident, $body:block) => {
-        match $size {
-            4 => {
-                let $size: u8 = 4;
-                match $op {
-                    AluOp::Add => {
-                        let $op = AluOp::Add;
-                        $body
-                    }
-                    AluOp::Or => {
-                        let $op = AluOp::Or;
-                        $body
-                    }
-                    AluOp::Adc => {
-                        let $op = AluOp::Adc;
-                        $body
-                    }
-                    AluOp::Sbb => {
-                        let $op = AluOp::Sbb;
-                        $body
-                    }
-                    AluOp::And => {
-                        let $op = AluOp::And;
-                        $body
-                    }
-                    AluOp::Sub => {
-                        let $op = AluOp::Sub;
-                        $body
-                    }
-                    AluOp::Xor => {
-                        let $op = AluOp::Xor;
-                        $body
-                    }
-                    AluOp::Cmp => {
-                        let $op = AluOp::Cmp;
-                        $body
-                    }
-                    AluOp::Test => {
-                        let $op = AluOp::Test;
-                        $body
-                    }
-                }
-            }
-            2 => {
-                let $size: u8 = 2;
+        if $size == 4 {
+            let $size: u8 = 4;
+            by_size!(@op $op, $body, Add Or Adc Sbb And Sub Xor Cmp Test)
+        } else {
+            by_size!($size, $body)
+        }
+    };
+    (@op $op:ident, $body:block, $($v:ident)*) => {
+        match $op {
+            $(AluOp::$v => {
+                let $op = AluOp::$v;
                 $body
-            }
-            _ => $body,
+            })*
         }
     };
     ($size:ident, $body:block) => {
