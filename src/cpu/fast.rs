@@ -567,7 +567,11 @@ impl Cpu {
     /// caller knows there is no data breakpoint and no alignment checking (see `fast_linear`).
     #[inline(always)]
     pub(crate) fn exec_fast<B: CpuBus, const CPU_OK: bool>(&mut self, bus: &mut B, idx: u32, eip: u32) -> Res<bool> {
-        let (f, len) = &self.cache.fast_table()[idx as usize];
+        // (A cursor is always replaced when the cache is flushed; should one ever point past the
+        // pool, the general path takes the instruction rather than the host panicking.)
+        let Some((f, len)) = self.cache.fast_table().get(idx as usize) else {
+            return Ok(false);
+        };
         self.next_eip = eip.wrapping_add(*len as u32);
         // Matched in place, so each arm loads only the fields it uses.
         match *f {
