@@ -183,13 +183,8 @@ impl DecodeCache {
         &self.pool[idx as usize]
     }
 
-    /// The pre-resolved form of the instruction at a pool index, and its length in bytes.
-    #[inline]
-    pub fn fast(&self, idx: u32) -> &(Fast, u8) {
-        &self.fast[idx as usize]
-    }
-
-    /// The whole table of pre-resolved forms (indexed like the pool).
+    /// The pre-resolved forms of the pool's instructions and their lengths in bytes, at the
+    /// same indices.
     #[inline(always)]
     pub fn fast_table(&self) -> &[(Fast, u8)] {
         &self.fast

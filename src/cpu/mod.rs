@@ -477,27 +477,23 @@ impl Cpu {
     /// is on. Returns false, having changed nothing, when the general path must take it.
     #[inline(always)]
     fn step_fast<B: CpuBus>(&mut self, bus: &mut B) -> bool {
+        if !self.cursor_at_eip() || self.exec_bps != 0 || self.flags.get(Eflags::TF) {
+            return false;
+        }
         let c = self.cursor;
-        if !(c.pos < c.trace.len && c.eip == self.eip && self.cache.page_gen(c.trace.page) == c.trace.generation) {
-            return false;
-        }
-        if self.exec_bps != 0 || self.flags.get(Eflags::TF) {
-            return false;
-        }
         let idx = c.trace.start + c.pos;
-        let (f, len) = *self.cache.fast(idx);
-        if f == fast::Fast::Generic {
-            return false;
-        }
+        let len = match self.cache.fast_table().get(idx as usize) {
+            Some((f, len)) if *f != fast::Fast::Generic => *len as u32,
+            _ => return false,
+        };
         // The CS limit check of `accept`, for an instruction that is never invalid.
-        let len = len as u32;
         let last = self.eip.wrapping_add(len - 1);
         if last > self.seg[Seg::Cs as usize].limit || last < self.eip {
             return false;
         }
-        self.next_eip = self.eip.wrapping_add(len);
+        // (`exec_fast` sets `next_eip` to the same EIP.)
         self.cursor.pos += 1;
-        self.cursor.eip = self.next_eip;
+        self.cursor.eip = self.eip.wrapping_add(len);
         match self.exec_fast::<B, false>(bus, idx, self.eip) {
             Ok(_) => {
                 self.eip = self.next_eip;
@@ -553,7 +549,6 @@ impl Cpu {
             // skip those two tests, `exec_fast::<_, true>`.)
             return false;
         }
-        self.trace_segments();
         let irq_open = self.flags.get(Eflags::IF);
         let limit = self.seg[Seg::Cs as usize].limit;
         let mut ran = false;
@@ -561,6 +556,10 @@ impl Cpu {
         // them); they are written back whenever the loop leaves a trace or something else
         // looks at them (a fault's delivery).
         let mut icount = self.icount;
+        // The segment checks for the fast forms' memory accesses, made once, but only when a
+        // trace is about to run (a call that ends at once, e.g. on an instruction without a fast
+        // form, costs nothing more).
+        let mut segments_ready = false;
         'traces: loop {
             // An interrupt `step` is about to take comes first.
             if icount >= end || (irq_open && bus.intr()) {
@@ -575,6 +574,10 @@ impl Cpu {
             let last = c.end.wrapping_sub(1);
             if last > limit || last < c.eip {
                 break;
+            }
+            if !segments_ready {
+                self.trace_segments();
+                segments_ready = true;
             }
             let mut pos = c.pos;
             let mut eip = c.eip;
